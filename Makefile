@@ -1,0 +1,40 @@
+# Every target creates .venv when it is missing and reuses it otherwise.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+LANDING ?= data/landing
+WAREHOUSE ?= data/warehouse.duckdb
+
+export DAGSTER_DISABLE_TELEMETRY := 1
+export DO_NOT_TRACK := 1
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export STREAMLIT_BROWSER_GATHER_USAGE_STATS := false
+export GX_ANALYTICS_ENABLED := false
+
+.PHONY: install demo test bench lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/funnel generate --out $(LANDING) --days 120 --checkouts-per-day 400 --seed 7
+	$(BIN)/funnel run --landing $(LANDING) --warehouse $(WAREHOUSE)
+	$(BIN)/funnel dashboard --warehouse $(WAREHOUSE) --port 8501
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run
+
+lint: $(STAMP)
+	$(BIN)/ruff check pipelines dashboards data_checks tests
+
+clean:
+	rm -rf data dbt_project/target dbt_project/logs .pytest_cache

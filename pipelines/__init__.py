@@ -1,0 +1,1 @@
+"""Checkout funnel analytics pipeline: ingestion, orchestration and the `funnel` command."""

@@ -1,0 +1,49 @@
+"""Paths and settings from FUNNEL_* environment variables, in one place."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+
+# Telemetry off everywhere: no call may wait on the network.
+for _name, _value in {
+    "DAGSTER_DISABLE_TELEMETRY": "1",
+    "DO_NOT_TRACK": "1",
+    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+    "GX_ANALYTICS_ENABLED": "false",
+}.items():
+    os.environ.setdefault(_name, _value)
+
+
+def published_path(warehouse: Path | str) -> Path:
+    """Where readers find the published copy of a warehouse: beside it, `<stem>.published.duckdb`."""
+    warehouse = Path(warehouse)
+    return warehouse.with_name(f"{warehouse.stem}.published.duckdb")
+
+
+@dataclass(frozen=True)
+class Settings:
+    landing_dir: Path
+    warehouse: Path
+    conversion_window_days: int = 30
+    duckdb_memory_limit: str = "4GB"
+    duckdb_threads: int = 2
+
+    @property
+    def published(self) -> Path:
+        return published_path(self.warehouse)
+
+    @classmethod
+    def from_env(cls, landing_dir: str | Path | None = None, warehouse: str | Path | None = None) -> Settings:
+        return cls(
+            landing_dir=Path(landing_dir or os.environ.get("FUNNEL_LANDING_DIR", "data/landing")).resolve(),
+            warehouse=Path(warehouse or os.environ.get("FUNNEL_WAREHOUSE", "data/warehouse.duckdb")).resolve(),
+            conversion_window_days=int(os.environ.get("FUNNEL_CONVERSION_WINDOW_DAYS", "30")),
+            duckdb_memory_limit=os.environ.get("FUNNEL_DUCKDB_MEMORY_LIMIT", "4GB"),
+            duckdb_threads=int(os.environ.get("FUNNEL_DUCKDB_THREADS", str(os.cpu_count() or 2))),
+        )
