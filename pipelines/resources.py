@@ -1,0 +1,40 @@
+"""Dagster resources: the DuckDB warehouse, configured from FUNNEL_* environment variables."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from pipelines import warehouse
+from pipelines.settings import Settings, published_path
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The pipeline's DuckDB file. Connections are short-lived: open, work, close."""
+
+    path: str
+    memory_limit: str = "4GB"
+    threads: int = 2
+
+    @property
+    def published(self) -> Path:
+        return published_path(self.path)
+
+    @contextlib.contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        with warehouse.connect(
+            self.path, read_only=read_only, memory_limit=self.memory_limit, threads=self.threads
+        ) as con:
+            yield con
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WarehouseResource:
+        return cls(
+            path=str(settings.warehouse),
+            memory_limit=settings.duckdb_memory_limit,
+            threads=settings.duckdb_threads,
+        )
