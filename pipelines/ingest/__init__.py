@@ -1,0 +1,1 @@
+"""Loading landed files into the warehouse: the input contract, readers, validation and the ledger."""

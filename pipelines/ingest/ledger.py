@@ -1,0 +1,56 @@
+"""DDL of the raw and audit tables the ingestion writes, and the ledger lookups."""
+
+from __future__ import annotations
+
+import duckdb
+
+from pipelines.ingest.contract import SOURCES
+
+SQL_TYPES = {
+    "string": "VARCHAR",
+    "timestamp": "TIMESTAMP",
+    "integer": "INTEGER",
+    "decimal": "DECIMAL(38, 6)",
+    "boolean": "BOOLEAN",
+    "currency": "VARCHAR",
+}
+
+LINEAGE_COLUMNS = "_file_path VARCHAR NOT NULL, _row_number BIGINT NOT NULL, _loaded_at TIMESTAMP NOT NULL, _run_id VARCHAR"
+
+AUDIT_DDL = """
+CREATE SCHEMA IF NOT EXISTS audit;
+CREATE TABLE IF NOT EXISTS audit.load_ledger (
+  source VARCHAR NOT NULL, file_path VARCHAR NOT NULL, file_sha256 VARCHAR, status VARCHAR NOT NULL,
+  reason VARCHAR, rows_read BIGINT NOT NULL, rows_loaded BIGINT NOT NULL, rows_rejected BIGINT NOT NULL,
+  duplicates_dropped BIGINT NOT NULL, loaded_at TIMESTAMP NOT NULL, run_id VARCHAR
+);
+CREATE TABLE IF NOT EXISTS audit.rejected_rows (
+  source VARCHAR NOT NULL, file_path VARCHAR NOT NULL, row_number BIGINT, reason VARCHAR NOT NULL,
+  raw_record VARCHAR, rejected_at TIMESTAMP NOT NULL, run_id VARCHAR
+);
+CREATE TABLE IF NOT EXISTS audit.pipeline_runs (
+  run_id VARCHAR NOT NULL, started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP, status VARCHAR NOT NULL,
+  message VARCHAR, files_loaded BIGINT, files_rejected BIGINT, rows_loaded BIGINT, rows_rejected BIGINT
+);
+"""
+
+
+def raw_table_ddl(source_name: str) -> str:
+    source = SOURCES[source_name]
+    columns = []
+    for c in source.columns:
+        not_null = " NOT NULL" if c.required or c.name == "updated_at" else ""
+        columns.append(f"{c.name} {SQL_TYPES[c.kind]}{not_null}")
+    return f"CREATE TABLE IF NOT EXISTS raw.{source.name} ({', '.join(columns)}, {LINEAGE_COLUMNS})"
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+    for name in SOURCES:
+        con.execute(raw_table_ddl(name))
+    con.execute(AUDIT_DDL)
+
+
+def ledgered_paths(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """Files already recorded: loaded or rejected, they are never read again."""
+    return {row[0] for row in con.execute("SELECT file_path FROM audit.load_ledger").fetchall()}

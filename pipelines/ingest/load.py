@@ -1,0 +1,256 @@
+"""Set-based loading of a landing directory into the warehouse.
+
+New files (those not yet in audit.load_ledger) are read in path order into a staging table, validated
+by one generated SQL statement, de-duplicated against everything loaded before, and written with their
+ledger rows and rejected rows. Files are committed in chunks of whole files, so a file is loaded all
+or nothing: a crash leaves no part of a file behind, and the next run loads it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from pipelines.ingest import ledger
+from pipelines.ingest.contract import SOURCES, Source
+from pipelines.ingest.readers import FileRejected, InvalidRecord, read_into_stage, stage_table_sql
+from pipelines.ingest.validate import mask_personal_data, validation_sql
+
+STAGE = "stage_rows"
+# Rows staged before a chunk of files is validated and committed (bounds memory at 10M events).
+DEFAULT_CHUNK_ROWS = 2_000_000
+
+
+@dataclass
+class FileResult:
+    source: str
+    file_path: str
+    file_sha256: str | None
+    status: str = "loaded"
+    reason: str | None = None
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    duplicates_dropped: int = 0
+
+
+@dataclass
+class IngestSummary:
+    run_id: str
+    loaded_at: datetime
+    files: list[FileResult] = field(default_factory=list)
+
+    def total(self, attribute: str) -> int:
+        return sum(getattr(f, attribute) for f in self.files)
+
+    @property
+    def files_rejected(self) -> int:
+        return sum(f.status == "rejected" for f in self.files)
+
+    def by_source(self, source: str) -> list[FileResult]:
+        return [f for f in self.files if f.source == source]
+
+
+def discover_files(landing_dir: Path) -> dict[str, list[Path]]:
+    """Landed files per source, in the order of their relative paths (byte order)."""
+    landing_dir = Path(landing_dir)
+    found: dict[str, list[Path]] = {}
+    for name, source in SOURCES.items():
+        folder = landing_dir / name
+        files = [p for p in folder.rglob("*") if p.is_file() and p.name.lower().endswith(source.suffixes)]
+        found[name] = sorted(files, key=lambda p: p.relative_to(landing_dir).as_posix().encode())
+    return found
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _timestamp_literal(moment: datetime) -> str:
+    return f"TIMESTAMP '{moment.strftime('%Y-%m-%d %H:%M:%S.%f')}'"
+
+
+def ingest_landing(
+    con: duckdb.DuckDBPyConnection,
+    landing_dir: Path,
+    *,
+    run_id: str | None = None,
+    load_time: datetime | None = None,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+) -> IngestSummary:
+    """Load every new file of the landing directory. Returns what each file gave."""
+    landing_dir = Path(landing_dir).resolve()
+    if not landing_dir.is_dir():
+        raise FileNotFoundError(f"landing directory {landing_dir} does not exist")
+    summary = IngestSummary(
+        run_id=run_id or uuid.uuid4().hex,
+        loaded_at=(load_time or datetime.now(UTC)).replace(tzinfo=None),
+    )
+    ledger.ensure_tables(con)
+    known = ledger.ledgered_paths(con)
+    for name, paths in discover_files(landing_dir).items():
+        new = [p for p in paths if p.relative_to(landing_dir).as_posix() not in known]
+        if new:
+            _SourceLoader(con, SOURCES[name], landing_dir, summary, chunk_rows).load(new)
+    return summary
+
+
+class _SourceLoader:
+    """Loads the new files of one source, a chunk of whole files per transaction."""
+
+    def __init__(self, con, source: Source, landing_dir: Path, summary: IngestSummary, chunk_rows: int):
+        self.con = con
+        self.source = source
+        self.landing_dir = landing_dir
+        self.summary = summary
+        self.chunk_rows = chunk_rows
+        self.load_time = _timestamp_literal(summary.loaded_at)
+
+    def load(self, paths: list[Path]) -> None:
+        chunk: list[FileResult] = []
+        staged_rows = 0
+        self._reset_stage()
+        for file_idx, path in enumerate(paths):
+            result = self._stage_file(path, file_idx)
+            chunk.append(result)
+            staged_rows += result.rows_read
+            if staged_rows >= self.chunk_rows:
+                self._commit_chunk(chunk)
+                chunk, staged_rows = [], 0
+                self._reset_stage()
+        if chunk:
+            self._commit_chunk(chunk)
+        self.con.execute(f"DROP TABLE IF EXISTS {STAGE}")
+
+    def _reset_stage(self) -> None:
+        self.con.execute(stage_table_sql(self.source, STAGE))
+        self.con.execute("CREATE OR REPLACE TEMP TABLE stage_files (file_idx INTEGER, file_path VARCHAR)")
+
+    def _stage_file(self, path: Path, file_idx: int) -> FileResult:
+        relative = path.relative_to(self.landing_dir).as_posix()
+        result = FileResult(self.source.name, relative, _sha256(path))
+        try:
+            outcome = read_into_stage(self.con, self.source, path, file_idx, STAGE)
+        except FileRejected as rejection:
+            # Reasons name the file by its landing path, never by this machine's absolute path.
+            result.status, result.reason = "rejected", rejection.reason.replace(str(path), relative)
+            result.rows_read = result.rows_rejected = rejection.rows_read
+            return result
+        result.rows_read = outcome.rows_read
+        if outcome.invalid_records:
+            self._stage_invalid_records(outcome.invalid_records, file_idx)
+        self.con.execute("INSERT INTO stage_files VALUES (?, ?)", [file_idx, relative])
+        return result
+
+    def _stage_invalid_records(self, records: list[InvalidRecord], file_idx: int) -> None:
+        table = pa.table(
+            {
+                "row_number": [r.row_number for r in records],
+                "reason": [r.reason for r in records],
+                "text": [r.text for r in records],
+            }
+        )
+        self.con.register("invalid_records", table)
+        try:
+            self.con.execute(
+                f"INSERT INTO {STAGE} (file_idx, row_number, raw_record, parse_error) "
+                f"SELECT {file_idx}, row_number, text, reason FROM invalid_records"
+            )
+        finally:
+            self.con.unregister("invalid_records")
+
+    def _commit_chunk(self, chunk: list[FileResult]) -> None:
+        con, source = self.con, self.source
+        key_match = " AND ".join(f"r.{k} = f.{k}" for k in source.key)
+        partition = ", ".join(source.key)
+        columns = ", ".join(source.column_names)
+        run_id = self.summary.run_id
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE validated AS {validation_sql(source, STAGE, self.load_time)}"
+            )
+            con.execute(
+                f"""
+                INSERT INTO audit.rejected_rows
+                SELECT '{source.name}', s.file_path, v.row_number, {mask_personal_data('v.reason')},
+                       {mask_personal_data('v.raw_record')}, {self.load_time}, '{run_id}'
+                FROM validated v JOIN stage_files s USING (file_idx)
+                WHERE v.reason IS NOT NULL
+                ORDER BY v.file_idx, v.row_number
+                """
+            )
+            # The first copy wins: earlier file, then earlier row; anything already loaded wins over both.
+            con.execute(
+                f"""
+                CREATE OR REPLACE TEMP TABLE fresh AS
+                SELECT f.* FROM (
+                  SELECT * FROM validated WHERE reason IS NULL
+                  QUALIFY row_number() OVER (PARTITION BY {partition} ORDER BY file_idx, row_number) = 1
+                ) f
+                WHERE NOT EXISTS (SELECT 1 FROM raw.{source.name} r WHERE {key_match})
+                """
+            )
+            con.execute(
+                f"""
+                INSERT INTO raw.{source.name}
+                SELECT {columns}, s.file_path, f.row_number, {self.load_time}, '{run_id}'
+                FROM fresh f JOIN stage_files s USING (file_idx)
+                ORDER BY f.file_idx, f.row_number
+                """
+            )
+            counts = con.execute(
+                """
+                SELECT v.file_idx, s.file_path,
+                       count(*) FILTER (WHERE v.reason IS NOT NULL) AS rejected,
+                       count(*) FILTER (WHERE v.reason IS NULL) AS accepted,
+                       coalesce(max(l.loaded), 0) AS loaded
+                FROM validated v JOIN stage_files s USING (file_idx)
+                LEFT JOIN (SELECT file_idx, count(*) AS loaded FROM fresh GROUP BY file_idx) l USING (file_idx)
+                GROUP BY v.file_idx, s.file_path
+                """
+            ).fetchall()
+            by_path = {path: (rejected, accepted, loaded) for _, path, rejected, accepted, loaded in counts}
+            for result in chunk:
+                if result.status == "loaded" and result.file_path in by_path:
+                    rejected, accepted, loaded = by_path[result.file_path]
+                    result.rows_rejected, result.rows_loaded = rejected, loaded
+                    result.duplicates_dropped = accepted - loaded
+            self._write_ledger(chunk)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        self.summary.files.extend(chunk)
+
+    def _write_ledger(self, chunk: list[FileResult]) -> None:
+        rows = pa.Table.from_pylist([asdict(r) for r in chunk])
+        self.con.register("ledger_rows", rows)
+        try:
+            self.con.execute(
+                f"""
+                INSERT INTO audit.load_ledger
+                SELECT source, file_path, file_sha256, status, reason, rows_read, rows_loaded, rows_rejected,
+                       duplicates_dropped, {self.load_time}, '{self.summary.run_id}'
+                FROM ledger_rows
+                """
+            )
+            self.con.execute(
+                f"""
+                INSERT INTO audit.rejected_rows
+                SELECT source, file_path, NULL, reason, NULL, {self.load_time}, '{self.summary.run_id}'
+                FROM ledger_rows WHERE status = 'rejected'
+                """
+            )
+        finally:
+            self.con.unregister("ledger_rows")
