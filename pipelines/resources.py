@@ -1,4 +1,4 @@
-"""Dagster resources: the DuckDB warehouse, configured from FUNNEL_* environment variables."""
+"""Dagster resources: the DuckDB warehouse and the landing directory, from FUNNEL_* settings."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ class WarehouseResource(dg.ConfigurableResource):
     path: str
     memory_limit: str = "4GB"
     threads: int = 2
+    lock_wait_seconds: float = 600.0
 
     @property
     def published(self) -> Path:
@@ -31,6 +32,10 @@ class WarehouseResource(dg.ConfigurableResource):
         ) as con:
             yield con
 
+    def writer_lock(self):
+        """The single-writer lock; re-entrant, so a CLI run that holds it passes through."""
+        return warehouse.writer_lock(Path(self.path), wait_seconds=self.lock_wait_seconds)
+
     @classmethod
     def from_settings(cls, settings: Settings) -> WarehouseResource:
         return cls(
@@ -38,3 +43,9 @@ class WarehouseResource(dg.ConfigurableResource):
             memory_limit=settings.duckdb_memory_limit,
             threads=settings.duckdb_threads,
         )
+
+
+class LandingResource(dg.ConfigurableResource):
+    """The landing directory that files arrive in."""
+
+    path: str

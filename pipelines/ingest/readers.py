@@ -200,7 +200,10 @@ def _read_csv(con, source: Source, path: Path, file_idx: int, stage: str) -> Rea
         return "skip"
 
     try:
-        header = pa_csv.open_csv(path).schema.names
+        header = pa_csv.open_csv(
+            path,
+            parse_options=pa_csv.ParseOptions(newlines_in_values=True, invalid_row_handler=lambda row: "skip"),
+        ).schema.names
         wanted = [c for c in source.column_names if c in header]
         table = pa_csv.read_csv(
             path,

@@ -1,0 +1,1 @@
+"""Dagster assets: ingestion, the dbt models, and the published copy for readers."""

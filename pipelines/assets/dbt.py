@@ -1,0 +1,72 @@
+"""The dbt project as Dagster assets: every model and seed an asset, every dbt test an asset check."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+
+from pipelines.resources import WarehouseResource
+from pipelines.settings import DBT_PROJECT_DIR
+
+DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+DBT_SOURCE_DIRS = ("models", "macros", "seeds", "tests")
+
+
+def _manifest_is_stale(project: DbtProject) -> bool:
+    manifest = project.manifest_path
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    files = [DBT_PROJECT_DIR / "dbt_project.yml"]
+    for folder in DBT_SOURCE_DIRS:
+        files += [p for p in (DBT_PROJECT_DIR / folder).rglob("*") if p.is_file()]
+    return any(p.stat().st_mtime > built for p in files)
+
+
+def prepare_manifest(project: DbtProject = DBT_PROJECT) -> None:
+    """dagster-dbt reads target/manifest.json when definitions load: build it when missing or stale."""
+    if _manifest_is_stale(project):
+        project.preparer.prepare(project)
+
+
+prepare_manifest()
+
+
+class FunnelDbtTranslator(DagsterDbtTranslator):
+    """Models and seeds are keyed `<schema>/<name>`; sources keep `<source>/<table>` (raw/..., audit/...)."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] in ("model", "seed", "snapshot"):
+            schema = dbt_resource_props.get("config", {}).get("schema") or dbt_resource_props["schema"]
+            return dg.AssetKey([schema, dbt_resource_props["name"]])
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return dbt_resource_props.get("config", {}).get("schema") or "dbt"
+
+
+TRANSLATOR = FunnelDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+def dbt_build_args(conversion_window_days: int) -> list[str]:
+    return ["build", "--vars", json.dumps({"conversion_window_days": conversion_window_days})]
+
+
+class DbtRunConfig(dg.Config):
+    conversion_window_days: int = int(os.environ.get("FUNNEL_CONVERSION_WINDOW_DAYS", "30"))
+
+
+@dbt_assets(manifest=DBT_PROJECT.manifest_path, project=DBT_PROJECT, dagster_dbt_translator=TRANSLATOR)
+def dbt_models(
+    context: dg.AssetExecutionContext, config: DbtRunConfig, dbt: DbtCliResource, warehouse: WarehouseResource
+):
+    # dbt-duckdb opens the warehouse itself (profiles.yml reads FUNNEL_WAREHOUSE); this process
+    # holds no connection meanwhile, only the writer lock.
+    os.environ["FUNNEL_WAREHOUSE"] = warehouse.path
+    with warehouse.writer_lock():
+        yield from dbt.cli(dbt_build_args(config.conversion_window_days), context=context).stream()

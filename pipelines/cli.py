@@ -1,0 +1,125 @@
+"""The `funnel` command. Thin: each subcommand calls the modules that do the work."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from pipelines.settings import Settings
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_BUSY = 75  # EX_TEMPFAIL: try again once the other writer is done
+
+
+def _fail(message: str, code: int = EXIT_FAILED) -> int:
+    print(f"funnel: {message}", file=sys.stderr)
+    return code
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from pipelines.generate import generate_landing
+
+    summary = generate_landing(
+        Path(args.out),
+        days=args.days,
+        checkouts_per_day=args.checkouts_per_day,
+        seed=args.seed,
+        formats=args.format,
+        end_date=date.fromisoformat(args.end_date) if args.end_date else None,
+        id_prefix=args.id_prefix,
+    )
+    print(f"wrote {summary.events:,} events and {summary.order_rows:,} order rows "
+          f"in {len(summary.files)} files to {args.out}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from pipelines.run import PipelineFailed, run_pipeline
+    from pipelines.warehouse import WarehouseBusyError
+
+    settings = Settings.from_env(args.landing, args.warehouse)
+    if not settings.landing_dir.is_dir():
+        return _fail(
+            f"landing directory {settings.landing_dir} does not exist: pass --landing DIR or set "
+            "FUNNEL_LANDING_DIR (`funnel generate --out DIR` makes sample data)",
+            EXIT_USAGE,
+        )
+    try:
+        outcome = run_pipeline(settings, wait_seconds=args.wait)
+    except WarehouseBusyError as busy:
+        return _fail(str(busy), EXIT_BUSY)
+    except PipelineFailed as failed:
+        print(failed.report)
+        return _fail(f"{failed}\nThe published data for readers was left as it was at the last good run.")
+    print(outcome.report)
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from pipelines.run import run_checks_on_demand
+
+    settings = Settings.from_env(None, args.warehouse)
+    if not settings.warehouse.exists():
+        return _fail(f"warehouse {settings.warehouse} does not exist: run `funnel run` first", EXIT_USAGE)
+    report, blocking_failure = run_checks_on_demand(settings)
+    print(report)
+    return EXIT_FAILED if blocking_failure else 0
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from dashboards.launch import serve
+
+    settings = Settings.from_env(None, args.warehouse)
+    if not settings.published.exists():
+        return _fail(
+            f"no published data at {settings.published}: run `funnel run --warehouse {settings.warehouse}` first",
+            EXIT_USAGE,
+        )
+    return serve(settings.published, port=args.port, address=args.host)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="funnel", description="Checkout funnel KPIs: load, build, check, serve.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    generate = commands.add_parser("generate", help="write synthetic landing data in every contract format")
+    generate.add_argument("--out", required=True, help="landing directory to write")
+    generate.add_argument("--days", type=int, default=90)
+    generate.add_argument("--checkouts-per-day", type=int, default=200)
+    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--format", default="mixed", choices=["mixed", "parquet", "jsonl.gz"])
+    generate.add_argument("--end-date", help="last day of data (UTC, YYYY-MM-DD); default yesterday")
+    generate.add_argument("--id-prefix", default="", help="prefix for ids, to add a later batch beside an earlier one")
+    generate.set_defaults(handler=cmd_generate)
+
+    run = commands.add_parser("run", help="load new files, rebuild the marts, check, publish")
+    run.add_argument("--landing", help="landing directory (default $FUNNEL_LANDING_DIR or data/landing)")
+    run.add_argument("--warehouse", help="DuckDB file (default $FUNNEL_WAREHOUSE or data/warehouse.duckdb)")
+    run.add_argument("--wait", type=float, default=0.0, help="seconds to wait for another run to finish")
+    run.set_defaults(handler=cmd_run)
+
+    check = commands.add_parser("check", help="run every data check now; non-zero exit on an error-level failure")
+    check.add_argument("--warehouse")
+    check.set_defaults(handler=cmd_check)
+
+    dashboard = commands.add_parser("dashboard", help="serve the KPI dashboard")
+    dashboard.add_argument("--warehouse")
+    dashboard.add_argument("--port", type=int, default=8501)
+    dashboard.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    dashboard.set_defaults(handler=cmd_dashboard)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""`funnel run`: the whole asset graph, in-process through Dagster, under the single-writer lock."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from pipelines import report
+from pipelines.ingest.ledger import ensure_tables
+from pipelines.run_status import write_run_status
+from pipelines.settings import Settings
+from pipelines.warehouse import connect, writer_lock
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    report: str
+
+
+class PipelineFailed(RuntimeError):
+    def __init__(self, message: str, report_text: str):
+        super().__init__(message)
+        self.report = report_text
+
+
+def _instance() -> dg.DagsterInstance:
+    # With DAGSTER_HOME set the run is recorded where `dagster dev` shows it; otherwise it leaves no trace.
+    return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+
+
+def _failures(result: dg.ExecuteInProcessResult) -> tuple[list[str], list[str]]:
+    """(errors, warnings): failed steps and failed asset checks, in words."""
+    errors, warnings = [], []
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.step_failure_data.error
+            message = (error.message if error else "failed").strip().splitlines()
+            errors.append(f"step {event.step_key} failed: {message[0] if message else ''}")
+    for evaluation in result.get_asset_check_evaluations():
+        if evaluation.passed:
+            continue
+        name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+        if evaluation.severity == dg.AssetCheckSeverity.ERROR:
+            errors.append(f"check {name} failed")
+        else:
+            warnings.append(f"check {name} warned")
+    return errors, warnings
+
+
+def _report(settings: Settings, run_id: str, errors: list[str], warnings: list[str]) -> str:
+    lines = []
+    with connect(settings.warehouse, read_only=False) as con:
+        ensure_tables(con)
+        ledger = report.run_ledger(con, run_id)
+        if not ledger:
+            lines.append("No new files: nothing loaded.")
+        for source, files, files_rejected, read, loaded, rejected, duplicates in ledger:
+            lines.append(
+                f"{source}: {files} new files ({files_rejected} rejected whole), {read:,} rows read, "
+                f"{loaded:,} loaded, {rejected:,} rejected, {duplicates:,} duplicates dropped"
+            )
+        for reason, rows in report.rejection_reasons(con, run_id):
+            lines.append(f"  rejected {rows:,} x {reason}")
+        has_marts = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'marts' AND table_name = 'warehouse_as_of'"
+        ).fetchall()[0][0]
+        if has_marts and not errors:
+            lines.append("Headline KPIs:")
+            for kpi, period, value in report.headline_kpis(con):
+                lines.append(f"  {kpi:<38} {report.format_value(kpi, value):>10}   ({period})")
+    lines += [f"WARNING {w}" for w in warnings] + [f"ERROR {e}" for e in errors]
+    if not errors:
+        lines.append(f"Published for readers: {settings.published}")
+    return "\n".join(lines)
+
+
+def _record_failure(settings: Settings, run_id: str, message: str) -> None:
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with connect(settings.warehouse) as con:
+        ensure_tables(con)
+        con.execute(
+            "INSERT INTO audit.pipeline_runs VALUES (?, ?, ?, 'failure', ?, NULL, NULL, NULL, NULL)",
+            [run_id, now, now, message],
+        )
+    write_run_status(settings.warehouse, run_id=run_id, status="failure", message=message)
+
+
+def run_pipeline(settings: Settings, wait_seconds: float = 0.0) -> RunOutcome:
+    """Materialise every asset once. Raises PipelineFailed (with the report) when a step or an
+    error-level check fails; WarehouseBusyError when another run holds the warehouse."""
+    from pipelines.definitions import build_definitions
+
+    with writer_lock(settings.warehouse, wait_seconds=wait_seconds):
+        job = build_definitions(settings).resolve_job_def("funnel_pipeline")
+        run_config = {"ops": {"dbt_models": {"config": {"conversion_window_days": settings.conversion_window_days}}}}
+        result = job.execute_in_process(
+            instance=_instance(), raise_on_error=False, run_config=run_config, run_id=str(uuid.uuid4())
+        )
+        errors, warnings = _failures(result)
+        if not result.success and not errors:
+            errors.append("the run failed (see the Dagster event log)")
+        text = _report(settings, result.run_id, errors, warnings)
+        if errors:
+            _record_failure(settings, result.run_id, "; ".join(errors))
+            raise PipelineFailed("run failed: " + "; ".join(errors), text)
+    return RunOutcome(run_id=result.run_id, report=text)

@@ -1,0 +1,56 @@
+"""Start a run when new files land; record failed runs for readers."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from pipelines.ingest.load import discover_files
+from pipelines.jobs import funnel_pipeline_job
+from pipelines.run_status import write_run_status
+from pipelines.settings import Settings
+from pipelines.warehouse import WarehouseBusyError, writer_lock
+
+
+def published_ledger_paths(published: Path) -> set[str]:
+    """Files the last published run had recorded (the sensor never opens the warehouse itself)."""
+    if not published.exists():
+        return set()
+    con = duckdb.connect(str(published), read_only=True)
+    try:
+        return {row[0] for row in con.execute("SELECT file_path FROM audit.load_ledger").fetchall()}
+    finally:
+        con.close()
+
+
+def new_landed_files(landing_dir: Path, published: Path) -> list[str]:
+    known = published_ledger_paths(published)
+    files = [p.relative_to(landing_dir).as_posix() for paths in discover_files(landing_dir).values() for p in paths]
+    return [f for f in files if f not in known]
+
+
+@dg.sensor(job=funnel_pipeline_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED)
+def new_landed_files_sensor(context: dg.SensorEvaluationContext):
+    settings = Settings.from_env()
+    if not settings.landing_dir.is_dir():
+        return dg.SkipReason(f"landing directory {settings.landing_dir} does not exist")
+    new = new_landed_files(settings.landing_dir, settings.published)
+    if not new:
+        return dg.SkipReason("no new files")
+    try:
+        with writer_lock(settings.warehouse, wait_seconds=0):
+            pass
+    except WarehouseBusyError:
+        return dg.SkipReason("a pipeline run is writing the warehouse; new files wait for the next tick")
+    run_key = hashlib.sha256("\n".join(new).encode()).hexdigest()[:16]
+    return dg.RunRequest(run_key=run_key, tags={"new_files": str(len(new))})
+
+
+@dg.run_failure_sensor(monitored_jobs=[funnel_pipeline_job], default_status=dg.DefaultSensorStatus.RUNNING)
+def record_failed_run(context: dg.RunFailureSensorContext):
+    settings = Settings.from_env()
+    message = context.failure_event.message or "run failed"
+    write_run_status(settings.warehouse, run_id=context.dagster_run.run_id, status="failure", message=message)
