@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/funnel generate --out $(LANDING) --days 120 --checkouts-per-day 400 --seed 7
+	test -d $(LANDING) || $(BIN)/funnel generate --out $(LANDING) --days 120 --checkouts-per-day 400 --seed 7
 	$(BIN)/funnel run --landing $(LANDING) --warehouse $(WAREHOUSE)
 	$(BIN)/funnel dashboard --warehouse $(WAREHOUSE) --port 8501
 

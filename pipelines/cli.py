@@ -24,17 +24,22 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     from pipelines.generate import generate_landing
 
-    summary = generate_landing(
-        Path(args.out),
-        days=args.days,
-        checkouts_per_day=args.checkouts_per_day,
-        seed=args.seed,
-        formats=args.format,
-        end_date=date.fromisoformat(args.end_date) if args.end_date else None,
-        id_prefix=args.id_prefix,
+    try:
+        summary = generate_landing(
+            Path(args.out),
+            days=args.days,
+            checkouts_per_day=args.checkouts_per_day,
+            seed=args.seed,
+            formats=args.format,
+            end_date=date.fromisoformat(args.end_date) if args.end_date else None,
+            id_prefix=args.id_prefix,
+        )
+    except ValueError as invalid:
+        return _fail(str(invalid), EXIT_USAGE)
+    print(
+        f"wrote {summary.events:,} events and {summary.order_rows:,} order rows "
+        f"in {len(summary.files)} files to {args.out}"
     )
-    print(f"wrote {summary.events:,} events and {summary.order_rows:,} order rows "
-          f"in {len(summary.files)} files to {args.out}")
     return 0
 
 
@@ -92,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--days", type=int, default=90)
     generate.add_argument("--checkouts-per-day", type=int, default=200)
     generate.add_argument("--seed", type=int, default=0)
-    generate.add_argument("--format", default="mixed", choices=["mixed", "parquet", "jsonl.gz"])
+    generate.add_argument("--format", default="mixed", choices=["mixed", "parquet", "jsonl.gz", "jsonl"])
     generate.add_argument("--end-date", help="last day of data (UTC, YYYY-MM-DD); default yesterday")
     generate.add_argument("--id-prefix", default="", help="prefix for ids, to add a later batch beside an earlier one")
     generate.set_defaults(handler=cmd_generate)

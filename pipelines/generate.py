@@ -14,7 +14,7 @@ import json
 import re
 import zlib
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-__all__ = ["FORMATS", "GenerationSummary", "PlantedRates", "STEP_NAMES", "generate_landing"]
+__all__ = ["FORMATS", "STEP_NAMES", "GenerationSummary", "PlantedRates", "generate_landing"]
 
 DAY = 86_400
 HOUR = 3_600
@@ -180,7 +180,7 @@ class GenerationSummary:
 
 
 def _epoch(d: date) -> int:
-    return int(datetime(d.year, d.month, d.day, tzinfo=timezone.utc).timestamp())
+    return int(datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp())
 
 
 def _ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
@@ -330,7 +330,7 @@ def generate_landing(
       `history_days` before the range (one history file).
     - `**rates`: any field of PlantedRates, e.g. `manual_intervention_rate=0.1`.
     """
-    started_clock = datetime.now(timezone.utc)
+    started_clock = datetime.now(UTC)
     out = Path(out_dir)
     planted = dataclasses.replace(PlantedRates(), **{k: tuple(v) if isinstance(v, list) else v
                                                      for k, v in rates.items()})
@@ -354,7 +354,10 @@ def generate_landing(
     out.mkdir(parents=True, exist_ok=True)
     previous = _previous_runs(out)
     if any(p.get("id_prefix") == id_prefix for p in previous):
-        raise ValueError(f"id_prefix {id_prefix!r} was already used in {out}: pick a new one")
+        raise ValueError(
+            f"id_prefix {id_prefix!r} was already used in {out}: pass a new id_prefix (--id-prefix) to add "
+            "data beside the earlier call's, or write to an empty directory"
+        )
     run = len(previous)
     rng = np.random.default_rng([seed, zlib.crc32(id_prefix.encode())])
     n_files = -(-days // days_per_file)
@@ -560,7 +563,7 @@ def generate_landing(
                            summary)
 
     summary.files = files
-    summary.seconds = (datetime.now(timezone.utc) - started_clock).total_seconds()
+    summary.seconds = (datetime.now(UTC) - started_clock).total_seconds()
     record = summary.to_json()
     record["previous_runs"] = previous
     (out / "_generation.json").write_text(json.dumps(record, indent=2) + "\n")
@@ -625,13 +628,14 @@ def _build_orders(rng, planted, n, T, t1, ordered, reached, is_returning, cust, 
     wplan = np.where(otype == 3, 1, plan[web])
     ccy = np.where(rng.random(w) < 0.1, 0, ccy_by_country[country[web]])
     status = _choice(rng, 4, planted.web_status_mix, w)
-    web_cols = dict(
-        cust=cust[web], ck=web, created=T[web, 5], channel=np.zeros(w, np.int64), otype=otype, status=status,
-        plan=wplan, deployment=deployment[web], seats=seats[web],
-        amount=_amount_cents(rng, otype, wplan, seats[web], np.zeros(w), ccy), currency=ccy,
-        mi=rng.random(w) < planted.manual_intervention_rate,
-        reason=_choice(rng, 6, [0.35, 0.2, 0.15, 0.2, 0.0, 0.1], w), history=np.zeros(w, bool),
-    )
+    web_cols = {
+        "cust": cust[web], "ck": web, "created": T[web, 5], "channel": np.zeros(w, np.int64), "otype": otype,
+        "status": status,
+        "plan": wplan, "deployment": deployment[web], "seats": seats[web],
+        "amount": _amount_cents(rng, otype, wplan, seats[web], np.zeros(w), ccy), "currency": ccy,
+        "mi": rng.random(w) < planted.manual_intervention_rate,
+        "reason": _choice(rng, 6, [0.35, 0.2, 0.15, 0.2, 0.0, 0.1], w), "history": np.zeros(w, bool),
+    }
     add(**web_cols)
     # a failed self-service order followed by a second one for the same checkout
     again = np.nonzero((status == FAILED) & (rng.random(w) < planted.failed_order_retry_rate))[0]
@@ -711,8 +715,8 @@ def _order_versions(rng, o, start, end, id_prefix, cust_ids, ck_ids):
     k = len(order)
     order_ids = _ids(f"{id_prefix}or-", np.arange(1, k + 1), 8)
     hist_ck = _ids(f"{id_prefix}ck-h", np.arange(1, k + 1), 7)
-    ck = pc.if_else(pa.array(o["ck"] >= 0), pc.take(ck_ids, pa.array(np.maximum(o["ck"], 0))),
-                    pc.if_else(pa.array(o["ck"] == -2), hist_ck, pa.nulls(k, pa.string())))
+    own = pc.take(ck_ids, pa.array(np.maximum(o["ck"], 0), pa.int64(), mask=o["ck"] < 0))  # null: no checkout
+    ck = pc.if_else(pa.array(o["ck"] == -2), hist_ck, own)
 
     final = o["status"]
     # refunded/cancelled orders were completed first (30% of cancellations happen at once)

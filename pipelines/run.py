@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from dataclasses import dataclass
@@ -97,14 +98,23 @@ def run_pipeline(settings: Settings, wait_seconds: float = 0.0) -> RunOutcome:
 
     with writer_lock(settings.warehouse, wait_seconds=wait_seconds):
         job = build_definitions(settings).resolve_job_def("funnel_pipeline")
-        run_config = {"ops": {"dbt_models": {"config": {"conversion_window_days": settings.conversion_window_days}}}}
-        result = job.execute_in_process(
-            instance=_instance(), raise_on_error=False, run_config=run_config, run_id=str(uuid.uuid4())
-        )
+        run_config = {
+            "ops": {"dbt_models": {"config": {"conversion_window_days": settings.conversion_window_days}}},
+            # The command prints its own report; Dagster's event log stays in the instance.
+            "loggers": {"console": {"config": {"log_level": os.environ.get("FUNNEL_LOG_LEVEL", "ERROR")}}},
+        }
+        run_id = str(uuid.uuid4())
+        log_path = settings.warehouse.parent / "logs" / f"run-{run_id}.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        # dbt's own progress lines go to the run's log file, not the terminal.
+        with log_path.open("w") as log, contextlib.redirect_stdout(log):
+            result = job.execute_in_process(
+                instance=_instance(), raise_on_error=False, run_config=run_config, run_id=run_id
+            )
         errors, warnings = _failures(result)
         if not result.success and not errors:
             errors.append("the run failed (see the Dagster event log)")
-        text = _report(settings, result.run_id, errors, warnings)
+        text = _report(settings, result.run_id, errors, warnings) + f"\nRun log: {log_path}"
         if errors:
             _record_failure(settings, result.run_id, "; ".join(errors))
             raise PipelineFailed("run failed: " + "; ".join(errors), text)

@@ -1,6 +1,5 @@
 """Start a run when new files land; record failed runs for readers."""
 
-from __future__ import annotations
 
 import hashlib
 from pathlib import Path

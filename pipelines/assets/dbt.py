@@ -1,6 +1,5 @@
 """The dbt project as Dagster assets: every model and seed an asset, every dbt test an asset check."""
 
-from __future__ import annotations
 
 import json
 import os

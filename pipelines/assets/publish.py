@@ -1,6 +1,5 @@
 """The published copy of the warehouse that every reader opens."""
 
-from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path

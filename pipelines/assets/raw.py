@@ -1,6 +1,5 @@
 """Ingestion: every new landed file into raw.* with its ledger and rejected rows."""
 
-from __future__ import annotations
 
 from pathlib import Path
 

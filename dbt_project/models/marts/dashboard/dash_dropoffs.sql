@@ -1,0 +1,44 @@
+-- Checkouts that stopped before an order was placed, per cohort day, last step reached and segment,
+-- with how many of them had a payment_failed event (at or after the checkout's start). For the
+-- dashboard's drop-off page: nothing there scans raw events.
+{{ config(materialized='table') }}
+
+with failures as (
+    select
+        e.checkout_id,
+        count(*) as payment_failures
+    from {{ ref('stg_checkout_events') }} as e
+    inner join {{ ref('fct_checkouts') }} as c
+        on e.checkout_id = c.checkout_id
+    where e.event_name = 'payment_failed'
+      and e.event_time >= c.started_at
+    group by e.checkout_id
+),
+
+stopped as (
+    select
+        cast(c.started_at as date) as cohort_date,
+        c.reached_step as stopped_at_step,
+        coalesce(c.plan, 'unknown') as plan,
+        coalesce(c.deployment, 'unknown') as deployment,
+        coalesce(c.device, 'unknown') as device,
+        c.is_new_customer,
+        coalesce(f.payment_failures, 0) as payment_failures
+    from {{ ref('fct_checkouts') }} as c
+    left join failures as f
+        on c.checkout_id = f.checkout_id
+    where not c.converted
+)
+
+select
+    cohort_date,
+    stopped_at_step,
+    plan,
+    deployment,
+    device,
+    is_new_customer,
+    cast(count(*) as bigint) as checkouts,
+    cast(sum(case when payment_failures > 0 then 1 else 0 end) as bigint) as checkouts_with_payment_failure,
+    cast(sum(payment_failures) as bigint) as payment_failures
+from stopped
+group by cohort_date, stopped_at_step, plan, deployment, device, is_new_customer

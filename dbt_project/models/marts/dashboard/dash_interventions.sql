@@ -1,0 +1,26 @@
+-- Self-service orders and those that needed manual intervention, per created_at day, plan,
+-- deployment, first order or not, and intervention reason (NULL for orders without intervention).
+-- Sums over any slice give the spec's manual_intervention_rate (all self-service orders) and
+-- first_order_manual_intervention_rate (is_first_order = true).
+{{ config(materialized='table') }}
+
+select
+    cast(created_at as date) as created_date,
+    coalesce(plan, 'unknown') as plan,
+    coalesce(deployment, 'unknown') as deployment,
+    is_first_order,
+    case
+        when manual_intervention then coalesce(intervention_reason, 'unspecified')
+    end as intervention_reason,
+    cast(count(*) as bigint) as self_service_orders,
+    cast(sum(case when manual_intervention then 1 else 0 end) as bigint) as intervention_orders
+from {{ ref('fct_orders') }}
+where is_self_service
+group by
+    cast(created_at as date),
+    coalesce(plan, 'unknown'),
+    coalesce(deployment, 'unknown'),
+    is_first_order,
+    case
+        when manual_intervention then coalesce(intervention_reason, 'unspecified')
+    end

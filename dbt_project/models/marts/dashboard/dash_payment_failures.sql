@@ -1,0 +1,39 @@
+-- payment_failed events by error code, per cohort day of their checkout, the last step that
+-- checkout reached, whether it converted, and segment. A checkout counts once per error code.
+-- For the drop-off page's "which errors are behind the drop-offs".
+{{ config(materialized='table') }}
+
+with failures as (
+    select
+        e.checkout_id,
+        coalesce(e.error_code, 'unknown') as error_code,
+        count(*) as failures
+    from {{ ref('stg_checkout_events') }} as e
+    inner join {{ ref('fct_checkouts') }} as c
+        on e.checkout_id = c.checkout_id
+    where e.event_name = 'payment_failed'
+      and e.event_time >= c.started_at
+    group by e.checkout_id, coalesce(e.error_code, 'unknown')
+)
+
+select
+    cast(c.started_at as date) as cohort_date,
+    c.reached_step,
+    c.converted,
+    coalesce(c.plan, 'unknown') as plan,
+    coalesce(c.deployment, 'unknown') as deployment,
+    coalesce(c.device, 'unknown') as device,
+    f.error_code,
+    cast(count(*) as bigint) as checkouts,
+    cast(sum(f.failures) as bigint) as failures
+from failures as f
+inner join {{ ref('fct_checkouts') }} as c
+    on f.checkout_id = c.checkout_id
+group by
+    cast(c.started_at as date),
+    c.reached_step,
+    c.converted,
+    coalesce(c.plan, 'unknown'),
+    coalesce(c.deployment, 'unknown'),
+    coalesce(c.device, 'unknown'),
+    f.error_code

@@ -1,0 +1,3 @@
+-- The KPIs per UTC day, every day from the first to the last with activity
+-- (a checkout start or a placed order's created_at), no gaps. See macros/kpi_table.sql.
+{{ kpi_table('day') }}

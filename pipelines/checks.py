@@ -1,0 +1,101 @@
+"""The data checks as Dagster asset checks (GX 1.x suites from `data_checks`, wired by hand).
+
+One multi-asset check per guarded asset group: the ingestion outputs (`raw/checkout_events`,
+`raw/orders`, `audit/load_ledger`, all produced by the one multi-asset `ingest_landing`) and each
+public mart. Every `data_checks.suites.Check` becomes one `AssetCheckSpec` on its asset:
+
+- severity "error"   -> `blocking=True`, failed result with `AssetCheckSeverity.ERROR`: the step fails
+  and nothing downstream (other marts, `published_warehouse`) is materialized in that run;
+- severity "warning" -> non-blocking, failed result with `AssetCheckSeverity.WARN`: recorded, shown.
+
+Every result is also written to `audit.check_results` with the Dagster run id, which is how
+`funnel run` names the failed check (`data_checks.runner.read_results(con, run_id)`).
+
+Settings: `FUNNEL_FRESHNESS_HOURS` (default 36) is the age after which the newest event is stale.
+"""
+
+import json
+import os
+
+import dagster as dg
+
+from data_checks.runner import CheckResult, run_checks
+from data_checks.suites import Check, all_checks
+from pipelines.resources import WarehouseResource
+
+FRESHNESS_ENV = "FUNNEL_FRESHNESS_HOURS"
+
+# op name -> the assets whose checks it runs
+CHECK_GROUPS = {
+    "ingest_landing_checks": ("raw/checkout_events", "raw/orders", "audit/load_ledger"),
+    "kpi_daily_checks": ("marts/kpi_daily",),
+    "kpi_weekly_checks": ("marts/kpi_weekly",),
+    "kpi_monthly_checks": ("marts/kpi_monthly",),
+    "funnel_steps_checks": ("marts/funnel_steps",),
+    "fct_checkouts_checks": ("marts/fct_checkouts",),
+    "fct_orders_checks": ("marts/fct_orders",),
+}
+
+
+def asset_key(asset: str) -> dg.AssetKey:
+    return dg.AssetKey(asset.split("/"))
+
+
+def freshness_hours() -> float:
+    return float(os.environ.get(FRESHNESS_ENV, "36"))
+
+
+def check_spec(check: Check) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        name=check.name,
+        asset=asset_key(check.asset),
+        description=f"{check.description} [{check.severity}]",
+        blocking=check.blocking,
+        metadata={"severity": check.severity, "expected": check.expected},
+    )
+
+
+def to_asset_check_result(result: CheckResult) -> dg.AssetCheckResult:
+    details = json.loads(result.details)
+    return dg.AssetCheckResult(
+        check_name=result.check_name,
+        asset_key=asset_key(result.asset),
+        passed=result.passed,
+        severity=dg.AssetCheckSeverity.ERROR if result.blocking else dg.AssetCheckSeverity.WARN,
+        description=result.summary(),
+        metadata={
+            "severity": result.severity,
+            "observed_value": result.observed_value or "",
+            "expected": result.expected,
+            "details": dg.MetadataValue.json(details),
+        },
+    )
+
+
+def _build_check_op(name: str, assets: tuple[str, ...]) -> dg.AssetChecksDefinition:
+    checks = [c for c in all_checks() if c.asset in assets]
+    by_key = {dg.AssetCheckKey(asset_key(c.asset), c.name): c for c in checks}
+
+    @dg.multi_asset_check(
+        name=name,
+        specs=[check_spec(c) for c in checks],
+        can_subset=True,
+        description=f"Data checks (Great Expectations) on {', '.join(assets)}",
+    )
+    def _run(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
+        selected = [by_key[key] for key in context.selected_asset_check_keys if key in by_key]
+        selected.sort(key=checks.index)
+        with warehouse.connect() as con:
+            results = run_checks(con, context.run.run_id, selected, freshness_hours=freshness_hours())
+        for result in results:
+            if not result.passed:
+                log = context.log.error if result.blocking else context.log.warning
+                log(result.summary())
+            yield to_asset_check_result(result)
+
+    return _run
+
+
+ASSET_CHECKS: list[dg.AssetChecksDefinition] = [
+    _build_check_op(name, assets) for name, assets in CHECK_GROUPS.items()
+]
