@@ -19,7 +19,17 @@ import pyarrow as pa
 
 from pipelines.ingest import ledger
 from pipelines.ingest.contract import SOURCES, Source
-from pipelines.ingest.readers import FileRejected, InvalidRecord, read_into_stage, stage_table_sql
+from pipelines.ingest.readers import (
+    FileRejected,
+    ParquetFile,
+    StagedChunk,
+    reject_missing_columns,
+    file_format,
+    parquet_inventory,
+    read_csv_rows,
+    read_json_lines,
+    stage_chunk,
+)
 from pipelines.ingest.validate import mask_personal_data, validation_sql
 
 STAGE = "stage_rows"
@@ -38,6 +48,7 @@ class FileResult:
     rows_loaded: int = 0
     rows_rejected: int = 0
     duplicates_dropped: int = 0
+    file_idx: int = field(default=-1, repr=False)
 
 
 @dataclass
@@ -117,60 +128,64 @@ class _SourceLoader:
         self.load_time = _timestamp_literal(summary.loaded_at)
 
     def load(self, paths: list[Path]) -> None:
-        chunk: list[FileResult] = []
-        staged_rows = 0
-        self._reset_stage()
+        inventory = parquet_inventory(self.con, [p for p in paths if file_format(p) == "parquet"])
+        results: list[FileResult] = []
+        chunk = StagedChunk()
         for file_idx, path in enumerate(paths):
-            result = self._stage_file(path, file_idx)
-            chunk.append(result)
-            staged_rows += result.rows_read
-            if staged_rows >= self.chunk_rows:
-                self._commit_chunk(chunk)
-                chunk, staged_rows = [], 0
-                self._reset_stage()
-        if chunk:
-            self._commit_chunk(chunk)
+            results.append(self._read_file(path, file_idx, chunk, inventory))
+            if chunk.rows >= self.chunk_rows:
+                self._commit_chunk(results, chunk)
+                results, chunk = [], StagedChunk()
+        if results:
+            self._commit_chunk(results, chunk)
         self.con.execute(f"DROP TABLE IF EXISTS {STAGE}")
 
-    def _reset_stage(self) -> None:
-        self.con.execute(stage_table_sql(self.source, STAGE))
-        self.con.execute("CREATE OR REPLACE TEMP TABLE stage_files (file_idx INTEGER, file_path VARCHAR)")
-
-    def _stage_file(self, path: Path, file_idx: int) -> FileResult:
+    def _read_file(self, path: Path, file_idx: int, chunk: StagedChunk, inventory: dict) -> FileResult:
         relative = path.relative_to(self.landing_dir).as_posix()
         result = FileResult(self.source.name, relative, _sha256(path))
+        result.file_idx = file_idx
         try:
-            outcome = read_into_stage(self.con, self.source, path, file_idx, STAGE)
+            match file_format(path):
+                case "jsonl" | "jsonl.gz":
+                    lines = read_json_lines(path, file_idx)
+                    chunk.json_lines.append(lines)
+                    result.rows_read = lines.num_rows
+                case "csv":
+                    rows, invalid = read_csv_rows(self.source, path, file_idx)
+                    chunk.csv_rows.append(rows)
+                    chunk.invalid_records += invalid
+                    result.rows_read = rows.num_rows + len(invalid)
+                case "parquet":
+                    found = inventory[path]
+                    if isinstance(found, FileRejected):
+                        raise found
+                    rows_read, columns = found
+                    reject_missing_columns(self.source, columns, rows_read)
+                    chunk.parquet_files.append(ParquetFile(file_idx, path, columns))
+                    result.rows_read = rows_read
         except FileRejected as rejection:
             # Reasons name the file by its landing path, never by this machine's absolute path.
             result.status, result.reason = "rejected", rejection.reason.replace(str(path), relative)
             result.rows_read = result.rows_rejected = rejection.rows_read
-            return result
-        result.rows_read = outcome.rows_read
-        if outcome.invalid_records:
-            self._stage_invalid_records(outcome.invalid_records, file_idx)
-        self.con.execute("INSERT INTO stage_files VALUES (?, ?)", [file_idx, relative])
+        chunk.rows += result.rows_read
         return result
 
-    def _stage_invalid_records(self, records: list[InvalidRecord], file_idx: int) -> None:
-        table = pa.table(
+    def _commit_chunk(self, chunk: list[FileResult], staged: StagedChunk) -> None:
+        con, source = self.con, self.source
+        unreadable = stage_chunk(con, source, staged, STAGE)
+        for result in chunk:
+            if result.file_idx in unreadable:
+                result.status, result.reason = "rejected", unreadable[result.file_idx]
+                result.rows_read = result.rows_rejected = 0
+        files = pa.table(
             {
-                "row_number": [r.row_number for r in records],
-                "reason": [r.reason for r in records],
-                "text": [r.text for r in records],
+                "file_idx": pa.array([r.file_idx for r in chunk if r.status == "loaded"], pa.int32()),
+                "file_path": pa.array([r.file_path for r in chunk if r.status == "loaded"], pa.string()),
             }
         )
-        self.con.register("invalid_records", table)
-        try:
-            self.con.execute(
-                f"INSERT INTO {STAGE} (file_idx, row_number, raw_record, parse_error) "
-                f"SELECT {file_idx}, row_number, text, reason FROM invalid_records"
-            )
-        finally:
-            self.con.unregister("invalid_records")
-
-    def _commit_chunk(self, chunk: list[FileResult]) -> None:
-        con, source = self.con, self.source
+        con.register("chunk_files", files)
+        con.execute("CREATE OR REPLACE TEMP TABLE stage_files AS SELECT * FROM chunk_files")
+        con.unregister("chunk_files")
         key_match = " AND ".join(f"r.{k} = f.{k}" for k in source.key)
         partition = ", ".join(source.key)
         columns = ", ".join(source.column_names)
@@ -193,34 +208,34 @@ class _SourceLoader:
             # The first copy wins: earlier file, then earlier row; anything already loaded wins over both.
             con.execute(
                 f"""
-                CREATE OR REPLACE TEMP TABLE fresh AS
-                SELECT f.* FROM (
+                INSERT INTO raw.{source.name}
+                SELECT {columns}, s.file_path, f.row_number, {self.load_time}, '{run_id}'
+                FROM (
                   SELECT * FROM validated WHERE reason IS NULL
                   QUALIFY row_number() OVER (PARTITION BY {partition} ORDER BY file_idx, row_number) = 1
                 ) f
+                JOIN stage_files s USING (file_idx)
                 WHERE NOT EXISTS (SELECT 1 FROM raw.{source.name} r WHERE {key_match})
                 """
             )
-            con.execute(
-                f"""
-                INSERT INTO raw.{source.name}
-                SELECT {columns}, s.file_path, f.row_number, {self.load_time}, '{run_id}'
-                FROM fresh f JOIN stage_files s USING (file_idx)
-                ORDER BY f.file_idx, f.row_number
-                """
-            )
             counts = con.execute(
-                """
+                f"""
+                WITH loaded AS (
+                  SELECT _file_path AS file_path, count(*) AS loaded FROM raw.{source.name}
+                  WHERE _run_id = '{run_id}' AND _file_path IN (SELECT file_path FROM stage_files)
+                  GROUP BY ALL
+                )
                 SELECT v.file_idx, s.file_path,
                        count(*) FILTER (WHERE v.reason IS NOT NULL) AS rejected,
                        count(*) FILTER (WHERE v.reason IS NULL) AS accepted,
                        coalesce(max(l.loaded), 0) AS loaded
                 FROM validated v JOIN stage_files s USING (file_idx)
-                LEFT JOIN (SELECT file_idx, count(*) AS loaded FROM fresh GROUP BY file_idx) l USING (file_idx)
+                LEFT JOIN loaded l USING (file_path)
                 GROUP BY v.file_idx, s.file_path
                 """
             ).fetchall()
             by_path = {path: (rejected, accepted, loaded) for _, path, rejected, accepted, loaded in counts}
+            # A loaded file with no rows has no row in `counts`: its counts stay 0.
             for result in chunk:
                 if result.status == "loaded" and result.file_path in by_path:
                     rejected, accepted, loaded = by_path[result.file_path]

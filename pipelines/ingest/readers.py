@@ -1,8 +1,10 @@
-"""Reading one landed file into the staging table, whatever its format.
+"""Reading landed files, whatever their format, into one staging table per chunk of files.
 
-Each reader turns the file into rows of text columns (one per contract column) with the row
-number the contract defines, inserted into a staging table in one set-based statement. A file that
-cannot be read at all raises FileRejected with the reason; the caller records it and goes on.
+Readers turn files into rows of text columns (one per contract column) with the row number the
+contract defines. Files are read one by one (a file that cannot be read raises FileRejected with
+the reason, and the caller records it and goes on), but staged together: a chunk's JSON lines, CSV
+rows and Parquet files each enter the staging table in one set-based statement, so the cost per
+file stays small when thousands of small files land.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ import pyarrow.csv as pa_csv
 
 from pipelines.ingest.contract import Column, Source
 
-STAGE_FIXED_COLUMNS = ("file_idx", "row_number", "raw_record", "parse_error", "type_errors")
 JSON_NUMBER_TYPES = ("BIGINT", "UBIGINT", "HUGEINT", "DOUBLE")
 
 
@@ -37,23 +38,28 @@ class FileRejected(Exception):
 class InvalidRecord:
     """A record the format itself rejects (e.g. a CSV line with the wrong number of fields)."""
 
+    file_idx: int
     row_number: int
     reason: str
     text: str
 
 
 @dataclass
-class ReadOutcome:
-    rows_read: int
+class ParquetFile:
+    file_idx: int
+    path: Path
+    columns: frozenset[str]
+
+
+@dataclass
+class StagedChunk:
+    """What a chunk of files contributes to the staging table, by format."""
+
+    json_lines: list[pa.Table] = field(default_factory=list)  # file_idx, row_number, line
+    csv_rows: list[pa.Table] = field(default_factory=list)  # file_idx, row_number, contract columns
+    parquet_files: list[ParquetFile] = field(default_factory=list)
     invalid_records: list[InvalidRecord] = field(default_factory=list)
-
-
-def stage_table_sql(source: Source, name: str) -> str:
-    columns = ", ".join(f'"{c}" VARCHAR' for c in source.column_names)
-    return (
-        f"CREATE OR REPLACE TEMP TABLE {name} (file_idx INTEGER, row_number BIGINT, raw_record VARCHAR, "
-        f"parse_error VARCHAR, type_errors VARCHAR, {columns})"
-    )
+    rows: int = 0
 
 
 def file_format(path: Path) -> str:
@@ -64,32 +70,31 @@ def file_format(path: Path) -> str:
     raise ValueError(f"not a landing file: {path}")
 
 
-def read_into_stage(
-    con: duckdb.DuckDBPyConnection, source: Source, path: Path, file_idx: int, stage: str
-) -> ReadOutcome:
-    fmt = file_format(path)
-    if fmt in ("jsonl", "jsonl.gz"):
-        return _read_json_lines(con, source, path, file_idx, stage)
-    if fmt == "parquet":
-        return _read_parquet(con, source, path, file_idx, stage)
-    return _read_csv(con, source, path, file_idx, stage)
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
-# --- JSON lines -------------------------------------------------------------------------------
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
-def _file_bytes(path: Path) -> bytes:
+def reject_missing_columns(source: Source, present: set[str] | frozenset[str], rows: int) -> None:
+    missing = [c for c in source.required if c not in present]
+    if missing:
+        raise FileRejected(f"required column {', '.join(missing)} missing", rows)
+
+
+# --- reading one file -------------------------------------------------------------------------
+
+
+def read_json_lines(path: Path, file_idx: int) -> pa.Table:
+    """The file's non-blank lines, numbered from 1 (blank lines are neither staged nor counted)."""
     data = path.read_bytes()
     if path.name.lower().endswith(".gz"):
         try:
             data = gzip.decompress(data)
         except (OSError, EOFError, zlib.error) as exc:
             raise FileRejected(f"file cannot be read: corrupt or truncated gzip ({exc})") from None
-    return data
-
-
-def _non_blank_lines(data: bytes) -> pa.Array:
-    """The file's non-blank lines in order, as one Arrow string array (vectorised split)."""
     try:
         text = pa.array([data], pa.large_binary()).cast(pa.large_string())
     except pa.ArrowInvalid:
@@ -97,101 +102,26 @@ def _non_blank_lines(data: bytes) -> pa.Array:
     lines = pc.list_flatten(pc.split_pattern(text, "\n"))
     lines = pc.utf8_rtrim(lines, characters="\r")
     blank = pc.or_(pc.equal(pc.utf8_length(lines), 0), pc.utf8_is_space(lines))
-    return pc.filter(lines, pc.invert(blank))
-
-
-def _json_type_errors(columns: tuple[Column, ...], types_list: str) -> str:
-    """SQL: type problems only JSON can have (a string where a number or boolean belongs)."""
-    checks = []
-    for i, column in enumerate(columns, start=1):
-        item = f"{types_list}[{i}]"
-        if column.kind in ("integer", "decimal"):
-            checks.append(
-                f"CASE WHEN {item} NOT IN {JSON_NUMBER_TYPES + ('NULL',)} "
-                f"THEN '{column.name} is not a JSON number' END"
-            )
-        elif column.kind == "boolean":
-            checks.append(f"CASE WHEN {item} NOT IN ('BOOLEAN', 'NULL') THEN '{column.name} is not a JSON boolean' END")
-        else:
-            checks.append(f"CASE WHEN {item} IN ('OBJECT', 'ARRAY') THEN '{column.name} is not a single value' END")
-    return "NULLIF(concat_ws('; ', " + ", ".join(checks) + "), '')"
-
-
-def _read_json_lines(con, source: Source, path: Path, file_idx: int, stage: str) -> ReadOutcome:
-    lines = _non_blank_lines(_file_bytes(path))
-    table = pa.table({"row_number": pa.array(np.arange(1, len(lines) + 1, dtype=np.int64)), "line": lines})
-    paths = "[" + ", ".join(f"'$.\"{c}\"'" for c in source.column_names) + "]"
-    values = ", ".join(f"vals[{i}]" for i in range(1, len(source.column_names) + 1))
-    con.register("landing_lines", table)
-    try:
-        con.execute(
-            f"""
-            INSERT INTO {stage}
-            WITH parsed AS (
-              SELECT row_number, line, json_valid(line) AS valid FROM landing_lines
-            ), extracted AS (
-              SELECT row_number, line, valid,
-                CASE WHEN valid THEN json_type(line) END AS root_type,
-                CASE WHEN valid THEN json_extract_string(line, {paths}) END AS vals,
-                CASE WHEN valid THEN json_type(line, {paths}) END AS types
-              FROM parsed
-            )
-            SELECT {file_idx}, row_number, line,
-              CASE WHEN NOT valid THEN 'invalid JSON'
-                   WHEN root_type <> 'OBJECT' THEN 'not a JSON object (' || lower(root_type) || ')' END,
-              CASE WHEN root_type = 'OBJECT' THEN {_json_type_errors(source.columns, "types")} END,
-              {values}
-            FROM extracted
-            """
-        )
-    finally:
-        con.unregister("landing_lines")
-    return ReadOutcome(rows_read=len(lines))
-
-
-# --- Parquet ----------------------------------------------------------------------------------
-
-
-def _sql_string(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _read_parquet(con, source: Source, path: Path, file_idx: int, stage: str) -> ReadOutcome:
-    scan = f"read_parquet({_sql_string(str(path))}, file_row_number = true)"
-    try:
-        present = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
-        rows = con.execute(f"SELECT count(*) FROM {scan}").fetchall()[0][0]
-    except duckdb.Error as exc:
-        raise FileRejected(f"file cannot be read: {str(exc).splitlines()[0]}") from None
-    _reject_missing_columns(source, present, rows)
-    values = ", ".join(
-        f'CAST("{c}" AS VARCHAR)' if c in present else "NULL" for c in source.column_names
+    lines = pc.filter(lines, pc.invert(blank)).cast(pa.string())
+    count = len(lines)
+    return pa.table(
+        {
+            "file_idx": pa.array(np.full(count, file_idx, dtype=np.int32)),
+            "row_number": pa.array(np.arange(1, count + 1, dtype=np.int64)),
+            "line": lines,
+        }
     )
-    try:
-        con.execute(
-            f"INSERT INTO {stage} SELECT {file_idx}, file_row_number + 1, NULL, NULL, NULL, {values} FROM {scan}"
-        )
-    except duckdb.Error as exc:
-        raise FileRejected(f"file cannot be read: {str(exc).splitlines()[0]}", rows) from None
-    return ReadOutcome(rows_read=rows)
 
 
-def _reject_missing_columns(source: Source, present: set[str], rows: int) -> None:
-    missing = [c for c in source.required if c not in present]
-    if missing:
-        raise FileRejected(f"required column {', '.join(missing)} missing", rows)
-
-
-# --- CSV --------------------------------------------------------------------------------------
-
-
-def _read_csv(con, source: Source, path: Path, file_idx: int, stage: str) -> ReadOutcome:
+def read_csv_rows(source: Source, path: Path, file_idx: int) -> tuple[pa.Table, list[InvalidRecord]]:
+    """The file's data records as text columns, and the records that are not valid CSV."""
     invalid: list[InvalidRecord] = []
 
     def keep_invalid(row) -> str:
         # Called by Arrow for malformed records only; `number` counts the header as record 1.
         invalid.append(
             InvalidRecord(
+                file_idx=file_idx,
                 row_number=row.number - 1,
                 reason=f"not valid CSV: expected {row.expected_columns} fields, found {row.actual_columns}",
                 text=row.text,
@@ -218,27 +148,177 @@ def _read_csv(con, source: Source, path: Path, file_idx: int, stage: str) -> Rea
             ),
         )
     except (pa.ArrowInvalid, OSError) as exc:
-        message = str(exc).splitlines()[0]
+        message = _first_line(exc)
         if "UTF8" in message or "UTF-8" in message:
             message = "not valid UTF-8"
         raise FileRejected(f"file cannot be read: {message}") from None
     rows = table.num_rows + len(invalid)
-    _reject_missing_columns(source, set(header), rows)
+    reject_missing_columns(source, set(header), rows)
 
-    # Record numbers of the good rows, skipping the numbers taken by malformed records.
+    # Record numbers of the good rows skip the numbers taken by malformed records.
     good = np.arange(1, table.num_rows + 1, dtype=np.int64)
     if invalid:
         bad = np.sort(np.array([r.row_number for r in invalid], dtype=np.int64))
         good_before_bad = bad - np.arange(len(bad))
         good = good + np.searchsorted(good_before_bad, good, side="right")
+    columns = {
+        c: table.column(c) if c in wanted else pa.nulls(table.num_rows, pa.string()) for c in source.column_names
+    }
     staged = pa.table(
-        {"row_number": good, **{c: table.column(c) if c in wanted else pa.nulls(table.num_rows, pa.string())
-                                for c in source.column_names}}
+        {"file_idx": pa.array(np.full(table.num_rows, file_idx, dtype=np.int32)), "row_number": good, **columns}
     )
-    con.register("landing_csv", staged)
+    return staged, invalid
+
+
+def parquet_inventory(con: duckdb.DuckDBPyConnection, paths: list[Path]) -> dict[Path, tuple[int, frozenset[str]] | FileRejected]:
+    """Row count and column names of each Parquet file from its footer, in one query when all are
+    readable; file by file otherwise, to tell which cannot be read."""
+    if not paths:
+        return {}
+    listing = "[" + ", ".join(_sql_string(str(p)) for p in paths) + "]"
+    try:
+        rows = dict(con.execute(f"SELECT file_name, num_rows FROM parquet_file_metadata({listing})").fetchall())
+        names: dict[str, set[str]] = {}
+        for file_name, name in con.execute(f"SELECT file_name, name FROM parquet_schema({listing})").fetchall():
+            names.setdefault(file_name, set()).add(name)
+        return {p: (int(rows.get(str(p), 0)), frozenset(names.get(str(p), ()))) for p in paths}
+    except duckdb.Error:
+        if len(paths) == 1:
+            try:
+                con.execute(f"SELECT count(*) FROM read_parquet({listing})").fetchall()
+            except duckdb.Error as exc:
+                return {paths[0]: FileRejected(f"file cannot be read: {_first_line(exc)}")}
+            return {paths[0]: FileRejected("file cannot be read: unreadable Parquet footer")}
+        found: dict = {}
+        for path in paths:
+            found.update(parquet_inventory(con, [path]))
+        return found
+
+
+# --- staging a chunk --------------------------------------------------------------------------
+
+
+def stage_table_sql(source: Source, name: str) -> str:
+    columns = ", ".join(f'"{c}" VARCHAR' for c in source.column_names)
+    return (
+        f"CREATE OR REPLACE TEMP TABLE {name} (file_idx INTEGER, row_number BIGINT, raw_record VARCHAR, "
+        f"parse_error VARCHAR, type_errors VARCHAR, {columns})"
+    )
+
+
+def _json_type_errors(columns: tuple[Column, ...], types_list: str) -> str:
+    """SQL: type problems only JSON can have (a string where a number or boolean belongs)."""
+    checks = []
+    for i, column in enumerate(columns, start=1):
+        item = f"{types_list}[{i}]"
+        if column.kind in ("integer", "decimal"):
+            checks.append(
+                f"CASE WHEN {item} NOT IN {JSON_NUMBER_TYPES + ('NULL',)} "
+                f"THEN '{column.name} is not a JSON number' END"
+            )
+        elif column.kind == "boolean":
+            checks.append(f"CASE WHEN {item} NOT IN ('BOOLEAN', 'NULL') THEN '{column.name} is not a JSON boolean' END")
+        else:
+            checks.append(f"CASE WHEN {item} IN ('OBJECT', 'ARRAY') THEN '{column.name} is not a single value' END")
+    return "NULLIF(concat_ws('; ', " + ", ".join(checks) + "), '')"
+
+
+def _stage_json(con, source: Source, lines: pa.Table, stage: str) -> None:
+    paths = "[" + ", ".join(f"'$.\"{c}\"'" for c in source.column_names) + "]"
+    values = ", ".join(f"vals[{i}]" for i in range(1, len(source.column_names) + 1))
+    con.register("landing_lines", lines)
+    try:
+        con.execute(
+            f"""
+            INSERT INTO {stage}
+            WITH parsed AS (
+              SELECT file_idx, row_number, line, json_valid(line) AS valid FROM landing_lines
+            ), extracted AS (
+              SELECT file_idx, row_number, line, valid,
+                CASE WHEN valid THEN json_type(line) END AS root_type,
+                CASE WHEN valid THEN json_extract_string(line, {paths}) END AS vals,
+                CASE WHEN valid THEN json_type(line, {paths}) END AS types
+              FROM parsed
+            )
+            SELECT file_idx, row_number, line,
+              CASE WHEN NOT valid THEN 'invalid JSON'
+                   WHEN root_type <> 'OBJECT' THEN 'not a JSON object (' || lower(root_type) || ')' END,
+              CASE WHEN root_type = 'OBJECT' THEN {_json_type_errors(source.columns, "types")} END,
+              {values}
+            FROM extracted
+            """
+        )
+    finally:
+        con.unregister("landing_lines")
+
+
+def _stage_csv(con, source: Source, rows: pa.Table, stage: str) -> None:
+    con.register("landing_csv", rows)
     try:
         cols = ", ".join(f'"{c}"' for c in source.column_names)
-        con.execute(f"INSERT INTO {stage} SELECT {file_idx}, row_number, NULL, NULL, NULL, {cols} FROM landing_csv")
+        con.execute(f"INSERT INTO {stage} SELECT file_idx, row_number, NULL, NULL, NULL, {cols} FROM landing_csv")
     finally:
         con.unregister("landing_csv")
-    return ReadOutcome(rows_read=rows, invalid_records=invalid)
+
+
+def _stage_parquet(con, source: Source, files: list[ParquetFile], stage: str) -> None:
+    listing = "[" + ", ".join(_sql_string(str(f.path)) for f in files) + "]"
+    present = frozenset().union(*(f.columns for f in files))
+    values = ", ".join(f'CAST("{c}" AS VARCHAR)' if c in present else "NULL" for c in source.column_names)
+    index = pa.table({"file_name": [str(f.path) for f in files], "file_idx": [f.file_idx for f in files]})
+    con.register("parquet_index", index)
+    try:
+        con.execute(
+            f"""
+            INSERT INTO {stage}
+            SELECT i.file_idx, p.file_row_number + 1, NULL, NULL, NULL, {values}
+            FROM read_parquet({listing}, filename = true, file_row_number = true, union_by_name = true) p
+            JOIN parquet_index i ON i.file_name = p.filename
+            """
+        )
+    finally:
+        con.unregister("parquet_index")
+
+
+def _stage_invalid_records(con, records: list[InvalidRecord], stage: str) -> None:
+    table = pa.table(
+        {
+            "file_idx": [r.file_idx for r in records],
+            "row_number": [r.row_number for r in records],
+            "reason": [r.reason for r in records],
+            "text": [r.text for r in records],
+        }
+    )
+    con.register("invalid_records", table)
+    try:
+        con.execute(
+            f"INSERT INTO {stage} (file_idx, row_number, raw_record, parse_error) "
+            "SELECT file_idx, row_number, text, reason FROM invalid_records"
+        )
+    finally:
+        con.unregister("invalid_records")
+
+
+def stage_chunk(con, source: Source, chunk: StagedChunk, stage: str) -> dict[int, str]:
+    """Fill the staging table with a chunk; returns the Parquet files (file_idx -> reason) whose data
+    could not be read after all, which the caller rejects whole."""
+    con.execute(stage_table_sql(source, stage))
+    if chunk.json_lines:
+        _stage_json(con, source, pa.concat_tables(chunk.json_lines), stage)
+    if chunk.csv_rows:
+        _stage_csv(con, source, pa.concat_tables(chunk.csv_rows), stage)
+    if chunk.invalid_records:
+        _stage_invalid_records(con, chunk.invalid_records, stage)
+    unreadable: dict[int, str] = {}
+    if chunk.parquet_files:
+        try:
+            _stage_parquet(con, source, chunk.parquet_files, stage)
+        except duckdb.Error:
+            # A footer can be sound while a data page is not: find the file, one at a time.
+            con.execute(f"DELETE FROM {stage} WHERE file_idx IN ({', '.join(str(f.file_idx) for f in chunk.parquet_files)})")
+            for parquet_file in chunk.parquet_files:
+                try:
+                    _stage_parquet(con, source, [parquet_file], stage)
+                except duckdb.Error as exc:
+                    unreadable[parquet_file.file_idx] = f"file cannot be read: {_first_line(exc)}"
+    return unreadable
