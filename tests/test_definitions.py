@@ -1,0 +1,91 @@
+"""The Dagster definitions: they load, hold the whole graph, and their pieces work on their own."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import dagster as dg
+
+from pipelines.assets.raw import LOAD_LEDGER, RAW_EVENTS, ingest_landing_asset
+from pipelines.definitions import build_definitions, defs
+from pipelines.resources import LandingResource, WarehouseResource
+from pipelines.sensors import new_landed_files_sensor
+from pipelines.settings import Settings
+from pipelines.warehouse import connect
+from tests.conftest import CLEAN_LANDING
+
+
+def test_definitions_hold_ingestion_every_dbt_model_and_publishing():
+    graph = defs.resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    expected = {
+        "raw/checkout_events", "raw/orders", "audit/load_ledger", "audit/rejected_rows",
+        "staging/stg_checkout_events", "staging/stg_orders", "intermediate/int_checkouts_funnelled",
+        "intermediate/int_orders_current", "intermediate/int_customers_first_ordered",
+        "marts/fct_checkouts", "marts/fct_orders", "marts/funnel_steps", "marts/kpi_daily", "marts/kpi_weekly",
+        "marts/kpi_monthly", "marts/warehouse_as_of", "marts/kpi_targets", "published_warehouse",
+    }
+    assert expected <= keys
+    # dbt tests are asset checks on the models they test.
+    check_assets = {key.asset_key.to_user_string() for key in graph.asset_check_keys}
+    assert {"marts/fct_checkouts", "marts/kpi_weekly", "intermediate/int_checkouts_funnelled"} <= check_assets
+    # Publishing waits for every mart.
+    published = graph.get(dg.AssetKey("published_warehouse"))
+    assert dg.AssetKey(["marts", "kpi_daily"]) in published.parent_keys
+
+
+def test_the_job_runs_in_process():
+    job = defs.resolve_job_def("funnel_pipeline")
+    assert job.executor_def.name == "in_process"
+
+
+def test_ingestion_asset_materializes_against_a_temporary_warehouse(tmp_path):
+    warehouse = tmp_path / "w.duckdb"
+    result = dg.materialize(
+        [ingest_landing_asset],
+        resources={
+            "warehouse": WarehouseResource(path=str(warehouse)),
+            "landing": LandingResource(path=str(CLEAN_LANDING)),
+        },
+    )
+    assert result.success
+    events = result.asset_materializations_for_node("ingest_landing")
+    by_key = {m.asset_key: m.metadata for m in events}
+    assert by_key[RAW_EVENTS]["rows_loaded"].value == 87
+    assert by_key[LOAD_LEDGER]["files_new"].value == 6
+    with connect(warehouse) as con:
+        assert con.execute("SELECT count(*) FROM raw.orders").fetchall() == [(20,)]
+
+
+def test_sensor_requests_a_run_for_new_files_and_waits_while_a_run_writes(tmp_path, monkeypatch):
+    landing = tmp_path / "landing"
+    shutil.copytree(CLEAN_LANDING, landing)
+    warehouse = tmp_path / "w.duckdb"
+    monkeypatch.setenv("FUNNEL_LANDING_DIR", str(landing))
+    monkeypatch.setenv("FUNNEL_WAREHOUSE", str(warehouse))
+    context = dg.build_sensor_context()
+    request = new_landed_files_sensor(context)
+    assert isinstance(request, dg.RunRequest)
+    # Another process holds the writer lock, as a running `funnel run` would.
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import time; from pipelines.warehouse import writer_lock; "
+                               f"from pathlib import Path\nwith writer_lock(Path({str(warehouse)!r})):\n"
+                               f"    print('held', flush=True); time.sleep(30)"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        skipped = new_landed_files_sensor(context)
+        assert isinstance(skipped, dg.SkipReason) and "writing" in skipped.skip_message
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_definitions_follow_settings(tmp_path):
+    settings = Settings.from_env(tmp_path / "landing", tmp_path / "w.duckdb")
+    built = build_definitions(settings)
+    warehouse = built.resources["warehouse"]
+    assert warehouse.path == str(tmp_path / "w.duckdb")
