@@ -1,0 +1,1 @@
+"""The KPI dashboard (Streamlit): entry `dashboards/app.py`, served by `dashboards.launch.serve`."""

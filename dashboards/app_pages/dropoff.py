@@ -1,0 +1,58 @@
+"""Drop-off: checkouts that stopped at a chosen step: how many, when, where, and the payment errors."""
+
+import pandas as pd
+import streamlit as st
+
+from dashboards import charts, data, ui
+
+st.title("Drop-off")
+status = data.status()
+f = ui.funnel_filters("dropoff", dims=("plan", "deployment", "device"))
+if f is None:
+    st.stop()
+ui.incomplete_note(f, status)
+
+steps = {n: name for n, name, _ in data.STEP_COLUMNS[:5]}
+step = st.selectbox("Checkouts that stopped after step", list(steps), index=2, key="dropoff_step",
+                    format_func=lambda n: f"{n}, {steps[n]} (did not reach {data.STEP_COLUMNS[n][1]})")
+d = data.dropoffs(f)
+started = data.funnel_totals(f)["checkouts_started"]
+here = d[d.stopped_at_step == step]
+stopped = int(here.checkouts.sum())
+with_failure = int(here.checkouts_with_payment_failure.sum())
+
+m = st.columns(3)
+m[0].metric("Stopped after this step", f"{stopped:,}")
+m[1].metric("Share of checkouts started", f"{stopped / started:.1%}" if started else "—")
+m[2].metric("With a payment_failed event", f"{with_failure:,}")
+
+by_step = d.groupby("stopped_at_step", as_index=False)[["checkouts", "checkouts_with_payment_failure"]].sum()
+by_step["step_name"] = by_step.stopped_at_step.map(steps)
+st.plotly_chart(charts.bars(by_step, "step_name", "checkouts", "Where non-converted checkouts stopped",
+                            "Last step reached", "Checkouts"), key="dropoff_by_step")
+
+if here.empty:
+    st.info("No checkouts stopped at this step for these filters.")
+    st.stop()
+
+weekly = here.assign(week=pd.to_datetime(here.cohort_date).dt.to_period("W-SUN").dt.start_time)
+weekly = weekly.groupby("week", as_index=False).checkouts.sum()
+st.plotly_chart(charts.bars(weekly, "week", "checkouts", f"Stopped after {steps[step]}, by cohort week",
+                            "Cohort week (checkout start)", "Checkouts"), key="dropoff_when")
+c1, c2 = st.columns(2)
+c1.plotly_chart(charts.bars(here.groupby("plan", as_index=False).checkouts.sum(), "plan", "checkouts",
+                            "By plan", "Plan", "Checkouts"), key="dropoff_chart_plan")
+c2.plotly_chart(charts.bars(here.groupby("device", as_index=False).checkouts.sum(), "device", "checkouts",
+                            "By device", "Device", "Checkouts"), key="dropoff_chart_device")
+
+st.subheader("payment_failed error codes behind these drop-offs")
+codes = data.payment_failures(f, step)
+if codes.empty:
+    st.info("No payment_failed events among these checkouts.")
+else:
+    st.plotly_chart(charts.pareto(codes.rename(columns={"checkouts": "orders"}), "error_code", "orders",
+                                  "Checkouts by payment error code", "Error code")
+                    .update_yaxes(title_text="Checkouts", secondary_y=False), key="dropoff_codes")
+    ui.table(codes, "dropoff_error_codes")
+with st.expander("Drop-off rows (cohort day × plan × device)"):
+    ui.table(here, "dropoffs")

@@ -1,0 +1,56 @@
+"""Manual intervention: rate over time, reasons (Pareto), by plan and deployment, latest orders."""
+
+import streamlit as st
+
+from dashboards import charts, data, kpis, ui
+
+st.title("Manual intervention")
+status = data.status()
+grain = st.radio("Period", ["week", "month"], horizontal=True, key="intervention_grain")
+k = data.kpis(grain)
+k = k.assign(closed=kpis.closed_mask(k, grain, status.as_of))
+st.plotly_chart(charts.rates_over_time(
+    k, {"manual_intervention_rate": "all self-service orders",
+        "first_order_manual_intervention_rate": "self-service first orders"},
+    f"Manual-intervention rate by {grain} (order created_at)", f"{grain.capitalize()} starting"),
+    key="intervention_trend")
+st.caption("The latest period is open (not closed) until its end passes the data's as-of time: see `closed`.")
+with st.expander("Rate table"):
+    ui.table(k[["period_start", "closed", "self_service_orders", "manual_intervention_orders",
+                "manual_intervention_rate", "self_service_first_orders",
+                "self_service_first_orders_with_intervention", "first_order_manual_intervention_rate"]],
+             f"manual_intervention_{grain}ly",
+             ui.percent_columns("manual_intervention_rate", "first_order_manual_intervention_rate"))
+
+lo, hi = k.period_start.min(), kpis.period_end(k.period_start.max(), grain)
+c1, c2 = st.columns([2, 1])
+picked = c1.date_input("Orders created between", value=(lo, hi), key="intervention_dates")
+scope = c2.radio("Orders", ["all self-service orders", "self-service first orders"], key="intervention_scope")
+if not isinstance(picked, (tuple, list)) or len(picked) != 2:
+    st.stop()
+iv = data.interventions(picked[0], picked[1])
+if scope != "all self-service orders":
+    iv = iv[iv.is_first_order]
+
+reasons = (iv.dropna(subset=["intervention_reason"]).groupby("intervention_reason", as_index=False)
+           .intervention_orders.sum().sort_values("intervention_orders", ascending=False))
+left, right = st.columns(2)
+with left:
+    if reasons.empty:
+        st.info("No manual interventions in this range.")
+    else:
+        st.plotly_chart(charts.pareto(reasons, "intervention_reason", "intervention_orders",
+                                      "Intervention reasons (Pareto)", "Reason"), key="reasons")
+    ui.table(reasons, "intervention_reasons")
+with right:
+    dim = st.radio("Rate by", ["plan", "deployment"], horizontal=True, key="intervention_dim")
+    seg = iv.groupby(dim, as_index=False)[["intervention_orders", "self_service_orders"]].sum()
+    seg = kpis.with_wilson(seg, "intervention_orders", "self_service_orders")
+    if not seg.empty:
+        st.plotly_chart(charts.rate_by_segment(seg, dim, f"Manual-intervention rate by {dim}", dim.capitalize()),
+                        key="intervention_by_dim")
+    ui.table(seg, f"intervention_by_{dim}", ui.percent_columns("rate", "ci_low", "ci_high"))
+
+st.subheader("Latest intervened orders")
+st.caption("Order and checkout ids only: no personal data.")
+ui.table(data.latest_intervened_orders(50), "latest_intervened_orders")

@@ -1,0 +1,383 @@
+"""Read-only, cached queries over the published DuckDB copy.
+
+Every query opens the published file read-only (through `sql_guard.connect_readonly`, so the
+connection is also locked down) and closes it at once: the dashboard never holds the file, so the
+pipeline can publish a new copy at any time (write a temporary file, rename it over the old one).
+
+Each cached function takes the file's `version` (inode, mtime, size) as an argument: after a publish
+the version changes, the next page load misses the cache and reads the new copy: no restart needed.
+While nothing is published the cache (TTL `CACHE_TTL`) serves repeated page loads.
+
+Nothing here reads raw events: the pages read pre-aggregated marts (marts.kpi_*, marts.dash_*) and,
+for a few top-N lists and exact quantiles, the one-row-per-checkout/order facts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from dashboards.sql_guard import PublishedMissing, connect_readonly
+
+CACHE_TTL = "10m"
+ENV_PUBLISHED = "FUNNEL_PUBLISHED"
+
+DIMENSIONS = {
+    "plan": "Plan",
+    "deployment": "Deployment",
+    "country": "Country",
+    "device": "Device",
+    "customer_type": "New vs returning",
+}
+STEP_COLUMNS = [
+    (1, "checkout_started", "checkouts_started"),
+    (2, "subscription_details_completed", "reached_subscription_details"),
+    (3, "billing_address_completed", "reached_billing_address"),
+    (4, "payment_method_completed", "reached_payment_method"),
+    (5, "order_submitted", "reached_order_submitted"),
+    (6, "order_placed", "checkouts_converted"),
+]
+
+
+def published_path() -> Path:
+    """The published copy this dashboard reads: FUNNEL_PUBLISHED, else beside FUNNEL_WAREHOUSE."""
+    value = os.environ.get(ENV_PUBLISHED)
+    if value:
+        return Path(value).resolve()
+    from pipelines.settings import Settings
+
+    return Settings.from_env().published
+
+
+def version(path: Path | None = None) -> tuple[str, int, int, int] | None:
+    """Identity of the published file now: changes with every publish (rename gives a new inode)."""
+    path = path or published_path()
+    try:
+        s = path.stat()
+    except FileNotFoundError:
+        return None
+    return (str(path), s.st_ino, s.st_mtime_ns, s.st_size)
+
+
+def query(path: Path | str, sql: str, params: list | dict | None = None) -> pd.DataFrame:
+    """Run one read-only query on a fresh connection, closed at once."""
+    with connect_readonly(path) as con, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return con.execute(sql, params or []).df()
+
+
+def _v() -> tuple[str, int, int, int]:
+    v = version()
+    if v is None:
+        raise PublishedMissing(
+            f"No published warehouse at {published_path()}. Run the pipeline first: "
+            "`funnel run --landing DIR --warehouse FILE` (the dashboard reads `<warehouse>.published.duckdb`)."
+        )
+    return v
+
+
+# ---------------------------------------------------------------------------------------------- status
+
+@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+def _tables(v) -> pd.DataFrame:
+    return query(v[0], "SELECT table_schema, table_name FROM information_schema.tables")
+
+
+def has_table(schema: str, table: str) -> bool:
+    t = _tables(_v())
+    return bool(((t.table_schema == schema) & (t.table_name == table)).any())
+
+
+@dataclass(frozen=True)
+class Status:
+    as_of: dt.datetime | None
+    conversion_window_days: int
+    last_run: dict | None
+    last_success: dict | None
+
+
+@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+def _status(v) -> Status:
+    as_of = query(v[0], "SELECT as_of, conversion_window_days FROM marts.warehouse_as_of LIMIT 1")
+    runs = query(v[0], "SELECT * FROM audit.pipeline_runs ORDER BY started_at DESC LIMIT 50")
+    last = runs.iloc[0].to_dict() if len(runs) else None
+    ok = runs[runs.status == "success"]
+    return Status(
+        as_of=as_of.as_of.iloc[0].to_pydatetime() if len(as_of) and pd.notna(as_of.as_of.iloc[0]) else None,
+        conversion_window_days=int(as_of.conversion_window_days.iloc[0]) if len(as_of) else 30,
+        last_run=last,
+        last_success=ok.iloc[0].to_dict() if len(ok) else None,
+    )
+
+
+def status() -> Status:
+    return _status(_v())
+
+
+# ------------------------------------------------------------------------------------------ overview
+
+@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+def _kpis(v, grain: str) -> pd.DataFrame:
+    table = {"day": "kpi_daily", "week": "kpi_weekly", "month": "kpi_monthly"}[grain]
+    df = query(v[0], f"SELECT * FROM marts.{table} ORDER BY period_start")
+    df["period_start"] = pd.to_datetime(df["period_start"]).dt.date
+    return df
+
+
+def kpis(grain: str) -> pd.DataFrame:
+    return _kpis(_v(), grain)
+
+
+@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+def _targets(v) -> pd.DataFrame:
+    return query(v[0], "SELECT kpi_name, grain, CAST(target AS DOUBLE) AS target, direction FROM marts.kpi_targets")
+
+
+def targets() -> pd.DataFrame:
+    if not has_table("marts", "kpi_targets"):
+        return pd.DataFrame(columns=["kpi_name", "grain", "target", "direction"])
+    return _targets(_v())
+
+
+# -------------------------------------------------------------------------------------------- funnel
+
+@dataclass(frozen=True)
+class Filters:
+    """Funnel filters; an empty tuple means "all"."""
+
+    start: dt.date
+    end: dt.date  # inclusive
+    plan: tuple[str, ...] = ()
+    deployment: tuple[str, ...] = ()
+    country: tuple[str, ...] = ()
+    device: tuple[str, ...] = ()
+    customer_type: tuple[str, ...] = ()  # "new", "returning"
+
+    def shifted_back(self) -> Filters:
+        """The same filters over the period of equal length just before."""
+        days = (self.end - self.start).days + 1
+        return Filters(self.start - dt.timedelta(days=days), self.start - dt.timedelta(days=1), self.plan,
+                       self.deployment, self.country, self.device, self.customer_type)
+
+    def where(self, date_column: str = "cohort_date", dims: tuple[str, ...] | None = None) -> tuple[str, list]:
+        clauses = [f"{date_column} BETWEEN ? AND ?"]
+        params: list = [self.start, self.end]
+        for dim in dims if dims is not None else ("plan", "deployment", "country", "device"):
+            values = getattr(self, dim)
+            if values:
+                clauses.append(f"list_contains(?, {dim})")
+                params.append(list(values))
+        if self.customer_type and set(self.customer_type) != {"new", "returning"}:
+            clauses.append("is_new_customer = ?")
+            params.append("new" in self.customer_type)
+        return " AND ".join(clauses), params
+
+
+@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+def _dimension_values(v) -> dict:
+    df = query(v[0], """
+        SELECT 'plan' AS dim, plan AS value FROM marts.dash_funnel_daily GROUP BY plan
+        UNION ALL SELECT 'deployment', deployment FROM marts.dash_funnel_daily GROUP BY deployment
+        UNION ALL SELECT 'country', country FROM marts.dash_funnel_daily GROUP BY country
+        UNION ALL SELECT 'device', device FROM marts.dash_funnel_daily GROUP BY device
+        ORDER BY 1, 2""")
+    out = {dim: sorted(g.value.tolist()) for dim, g in df.groupby("dim")}
+    bounds = query(v[0], "SELECT min(cohort_date) AS lo, max(cohort_date) AS hi FROM marts.dash_funnel_daily")
+    out["cohort_dates"] = (
+        (pd.Timestamp(bounds.lo.iloc[0]).date(), pd.Timestamp(bounds.hi.iloc[0]).date())
+        if len(bounds) and pd.notna(bounds.lo.iloc[0]) else None
+    )
+    return out
+
+
+def dimension_values() -> dict:
+    return _dimension_values(_v())
+
+
+_STEP_SUMS = ", ".join(f"CAST(coalesce(sum({col}), 0) AS BIGINT) AS {col}" for _, _, col in STEP_COLUMNS)
+
+
+@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+def _funnel_totals(v, f: Filters) -> dict[str, int]:
+    where, params = f.where()
+    df = query(v[0], f"SELECT {_STEP_SUMS} FROM marts.dash_funnel_daily WHERE {where}", params)
+    return {k: int(val) for k, val in df.iloc[0].items()}
+
+
+def funnel_totals(f: Filters) -> dict[str, int]:
+    return _funnel_totals(_v(), f)
+
+
+@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+def _funnel_by_period(v, f: Filters, grain: str) -> pd.DataFrame:
+    where, params = f.where()
+    df = query(v[0], f"""
+        SELECT CAST(date_trunc('{grain}', cohort_date) AS DATE) AS period_start,
+               CAST(sum(checkouts_started) AS BIGINT) AS checkouts_started,
+               CAST(sum(checkouts_converted) AS BIGINT) AS checkouts_converted
+        FROM marts.dash_funnel_daily WHERE {where} GROUP BY 1 ORDER BY 1""", params)
+    df["period_start"] = pd.to_datetime(df["period_start"]).dt.date
+    return df
+
+
+def funnel_by_period(f: Filters, grain: str) -> pd.DataFrame:
+    return _funnel_by_period(_v(), f, grain)
+
+
+def _dimension_sql(dimension: str) -> str:
+    if dimension == "customer_type":
+        return "CASE WHEN is_new_customer THEN 'new' ELSE 'returning' END"
+    if dimension not in DIMENSIONS:
+        raise ValueError(dimension)
+    return dimension
+
+
+@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+def _breakdown(v, f: Filters, dimension: str, step_column: str) -> pd.DataFrame:
+    if step_column not in {c for _, _, c in STEP_COLUMNS}:
+        raise ValueError(step_column)
+    where, params = f.where()
+    return query(v[0], f"""
+        SELECT {_dimension_sql(dimension)} AS segment,
+               CAST(sum(checkouts_started) AS BIGINT) AS checkouts_started,
+               CAST(sum({step_column}) AS BIGINT) AS reached
+        FROM marts.dash_funnel_daily WHERE {where} GROUP BY 1 ORDER BY 2 DESC, 1""", params)
+
+
+def breakdown(f: Filters, dimension: str, step_column: str = "checkouts_converted") -> pd.DataFrame:
+    return _breakdown(_v(), f, dimension, step_column)
+
+
+@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+def _time_to_convert(v, f: Filters) -> tuple[dict, pd.DataFrame]:
+    where, params = f.where("CAST(started_at AS DATE)")
+    base = f"SELECT hours_to_convert FROM marts.fct_checkouts WHERE converted AND {where}"
+    stats = query(v[0], f"""
+        SELECT count(*) AS converted, quantile_cont(hours_to_convert, 0.5) AS median,
+               quantile_cont(hours_to_convert, 0.75) AS p75, quantile_cont(hours_to_convert, 0.9) AS p90
+        FROM ({base})""", params).iloc[0].to_dict()
+    hist = query(v[0], f"""
+        SELECT CASE WHEN hours_to_convert < 1 THEN '< 1 h'
+                    WHEN hours_to_convert < 6 THEN '1-6 h'
+                    WHEN hours_to_convert < 24 THEN '6-24 h'
+                    WHEN hours_to_convert < 72 THEN '1-3 days'
+                    WHEN hours_to_convert < 168 THEN '3-7 days'
+                    WHEN hours_to_convert < 336 THEN '7-14 days'
+                    ELSE '14-30 days' END AS bucket,
+               min(CASE WHEN hours_to_convert < 1 THEN 0 WHEN hours_to_convert < 6 THEN 1
+                        WHEN hours_to_convert < 24 THEN 2 WHEN hours_to_convert < 72 THEN 3
+                        WHEN hours_to_convert < 168 THEN 4 WHEN hours_to_convert < 336 THEN 5 ELSE 6 END) AS ord,
+               count(*) AS checkouts
+        FROM ({base}) GROUP BY 1 ORDER BY 2""", params)
+    return stats, hist.drop(columns="ord")
+
+
+def time_to_convert(f: Filters) -> tuple[dict, pd.DataFrame]:
+    return _time_to_convert(_v(), f)
+
+
+# ------------------------------------------------------------------------------------------ drop-off
+
+@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+def _dropoffs(v, f: Filters) -> pd.DataFrame:
+    where, params = f.where(dims=("plan", "deployment", "device"))
+    return query(v[0], f"""
+        SELECT cohort_date, stopped_at_step, plan, device,
+               CAST(sum(checkouts) AS BIGINT) AS checkouts,
+               CAST(sum(checkouts_with_payment_failure) AS BIGINT) AS checkouts_with_payment_failure
+        FROM marts.dash_dropoffs WHERE {where} GROUP BY ALL ORDER BY 1, 2""", params)
+
+
+def dropoffs(f: Filters) -> pd.DataFrame:
+    return _dropoffs(_v(), f)
+
+
+@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+def _payment_failures(v, f: Filters, stopped_at_step: int) -> pd.DataFrame:
+    where, params = f.where(dims=("plan", "deployment", "device"))
+    return query(v[0], f"""
+        SELECT error_code, CAST(sum(checkouts) AS BIGINT) AS checkouts, CAST(sum(failures) AS BIGINT) AS failures
+        FROM marts.dash_payment_failures
+        WHERE {where} AND NOT converted AND reached_step = ?
+        GROUP BY 1 ORDER BY 2 DESC, 1""", [*params, stopped_at_step])
+
+
+def payment_failures(f: Filters, stopped_at_step: int) -> pd.DataFrame:
+    return _payment_failures(_v(), f, stopped_at_step)
+
+
+# ------------------------------------------------------------------------------- manual intervention
+
+@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+def _interventions(v, start: dt.date, end: dt.date) -> pd.DataFrame:
+    df = query(v[0], """
+        SELECT created_date, plan, deployment, is_first_order, intervention_reason,
+               self_service_orders, intervention_orders
+        FROM marts.dash_interventions WHERE created_date BETWEEN ? AND ?""", [start, end])
+    df["created_date"] = pd.to_datetime(df["created_date"]).dt.date
+    return df
+
+
+def interventions(start: dt.date, end: dt.date) -> pd.DataFrame:
+    return _interventions(_v(), start, end)
+
+
+@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+def _latest_intervened_orders(v, limit: int) -> pd.DataFrame:
+    # ids only: no customer data beyond the pseudonymous customer_id
+    return query(v[0], """
+        SELECT order_id, checkout_id, created_at, plan, deployment, seats, is_first_order, intervention_reason
+        FROM marts.fct_orders WHERE is_self_service AND manual_intervention
+        ORDER BY created_at DESC, order_id LIMIT ?""", [limit])
+
+
+def latest_intervened_orders(limit: int = 50) -> pd.DataFrame:
+    return _latest_intervened_orders(_v(), limit)
+
+
+# ------------------------------------------------------------------------------------------- health
+
+@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+def _audit(v, name: str) -> pd.DataFrame:
+    sql = {
+        "load_ledger": "SELECT * FROM audit.load_ledger ORDER BY loaded_at DESC, source, file_path",
+        "rejected_by_reason": """SELECT source, reason, count(*) AS rows_rejected, count(DISTINCT file_path) AS files
+                                 FROM audit.rejected_rows GROUP BY ALL ORDER BY 3 DESC, 1, 2""",
+        "pipeline_runs": "SELECT * FROM audit.pipeline_runs ORDER BY started_at DESC LIMIT 100",
+        "check_results": "SELECT * FROM audit.check_results ORDER BY checked_at DESC, check_name",
+    }[name]
+    return query(v[0], sql)
+
+
+def audit(name: str) -> pd.DataFrame | None:
+    """An audit view; None when its table is not in the warehouse (yet)."""
+    table = {"rejected_by_reason": "rejected_rows"}.get(name, name)
+    if not has_table("audit", table):
+        return None
+    return _audit(_v(), name)
+
+
+# ---------------------------------------------------------------------------------------------- SQL
+
+@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+def _schema(v) -> pd.DataFrame:
+    tables = _tables(v)
+    has_meta = bool(((tables.table_schema == "meta") & (tables.table_name == "column_descriptions")).any())
+    description = "d.description" if has_meta else "CAST(NULL AS VARCHAR)"
+    join = ("LEFT JOIN meta.column_descriptions d ON d.table_schema = c.table_schema "
+            "AND d.table_name = c.table_name AND d.column_name = c.column_name") if has_meta else ""
+    return query(v[0], f"""
+        SELECT c.table_schema, c.table_name, c.column_name, c.data_type, {description} AS description
+        FROM information_schema.columns c {join}
+        WHERE c.table_schema NOT IN ('information_schema', 'pg_catalog')
+        ORDER BY c.table_schema, c.table_name, c.ordinal_position""")
+
+
+def schema() -> pd.DataFrame:
+    return _schema(_v())

@@ -1,0 +1,213 @@
+"""Pure computations behind the pages: KPI cards, period choice, funnel tables, significance flags.
+
+No Streamlit here: everything is a function of DataFrames, unit-testable. The statistics are the
+spec's ("Uncertainty and movement"), from pipelines.stats.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.stats  # noqa: F401  (imported here, once, so no page pays for it on first use)
+
+from pipelines.stats import MOVEMENT_LEVEL, two_proportion_test, wilson_interval
+
+
+@dataclass(frozen=True)
+class Kpi:
+    name: str
+    label: str
+    kind: str  # "rate" | "count" | "hours"
+    dated_by: str  # "cohort" | "created_at"
+    numerator: str | None = None
+    denominator: str | None = None
+
+
+KPIS = [
+    Kpi("first_order_conversion_rate", "First-order conversion", "rate", "cohort",
+        "new_customer_checkouts_converted", "new_customer_checkouts_started"),
+    Kpi("checkout_conversion_rate", "Checkout conversion", "rate", "cohort",
+        "checkouts_converted", "checkouts_started"),
+    Kpi("self_service_first_order_share", "Self-service share of first orders", "rate", "created_at",
+        "self_service_first_orders", "first_orders"),
+    Kpi("manual_intervention_rate", "Manual-intervention rate", "rate", "created_at",
+        "manual_intervention_orders", "self_service_orders"),
+    Kpi("first_orders", "First orders", "count", "created_at"),
+    Kpi("median_hours_to_convert", "Median time to convert", "hours", "cohort"),
+]
+KPI_BY_NAME = {k.name: k for k in KPIS}
+GRAIN_LABEL = {"day": "day", "week": "week", "month": "month"}
+
+
+def period_end(start: dt.date, grain: str) -> dt.date:
+    if grain == "day":
+        return start + dt.timedelta(days=1)
+    if grain == "week":
+        return start + dt.timedelta(days=7)
+    return (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+def period_label(start: dt.date, grain: str) -> str:
+    if grain == "month":
+        return start.strftime("%B %Y")
+    if grain == "week":
+        iso = start.isocalendar()
+        return f"week {iso.week} of {iso.year} (from {start.isoformat()})"
+    return start.isoformat()
+
+
+def closed_mask(df: pd.DataFrame, grain: str, as_of: dt.datetime | None) -> pd.Series:
+    """Periods whose end <= as_of."""
+    if as_of is None:
+        return pd.Series(False, index=df.index)
+    ends = df["period_start"].map(lambda d: period_end(d, grain))
+    return ends.map(lambda e: dt.datetime.combine(e, dt.time()) <= as_of)
+
+
+def fmt_value(value, kind: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return "—"
+    if kind == "rate":
+        return f"{value:.1%}"
+    if kind == "hours":
+        return f"{value:.1f} h" if value < 48 else f"{value / 24:.1f} days"
+    return f"{int(value):,}"
+
+
+def fmt_delta(delta, kind: str) -> str | None:
+    if delta is None or (isinstance(delta, float) and math.isnan(delta)):
+        return None
+    if kind == "rate":
+        return f"{delta * 100:+.1f} pp"
+    if kind == "hours":
+        return f"{delta:+.1f} h"
+    return f"{int(delta):+,}"
+
+
+@dataclass
+class Card:
+    kpi: Kpi
+    period_start: dt.date | None
+    value: float | None
+    previous_start: dt.date | None
+    previous: float | None
+    delta: float | None
+    target: float | None
+    direction: str | None
+    on_track: bool | None
+    moved: bool | None  # None: no verdict (not a rate, or too few)
+    complete: bool  # cohort complete / period closed
+
+    @property
+    def status_text(self) -> str:
+        if self.on_track is None:
+            return "no target" if self.target is None else "no value"
+        return "on track" if self.on_track else "off track"
+
+
+def _num(v) -> float | None:
+    if v is None or v is pd.NA:
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(f) else f
+
+
+def latest_index(df: pd.DataFrame, kpi: Kpi, grain: str, as_of: dt.datetime | None) -> int | None:
+    """Row of "the latest week/month" of a KPI: latest complete cohort, or latest closed period."""
+    if kpi.dated_by == "cohort":
+        mask = df["cohort_complete"].fillna(False).astype(bool)
+    else:
+        mask = closed_mask(df, grain, as_of)
+    idx = df.index[mask.to_numpy()]
+    return int(idx[-1]) if len(idx) else None
+
+
+def build_card(df: pd.DataFrame, kpi: Kpi, grain: str, as_of, targets: pd.DataFrame) -> Card:
+    df = df.reset_index(drop=True)
+    i = latest_index(df, kpi, grain, as_of)
+    t = targets[(targets.kpi_name == kpi.name) & (targets.grain == grain)] if len(targets) else targets
+    target = _num(t.target.iloc[0]) if len(t) else None
+    direction = str(t.direction.iloc[0]) if len(t) else None
+    if i is None:
+        return Card(kpi, None, None, None, None, None, target, direction, None, None, False)
+    value = _num(df.loc[i, kpi.name])
+    prev_i = i - 1 if i > 0 else None
+    previous = _num(df.loc[prev_i, kpi.name]) if prev_i is not None else None
+    delta = value - previous if value is not None and previous is not None else None
+    on_track = None
+    if value is not None and target is not None:
+        on_track = value <= target if direction == "lower_is_better" else value >= target
+    moved = None
+    if kpi.kind == "rate" and prev_i is not None:
+        test = two_proportion_test(df.loc[i, kpi.numerator], df.loc[i, kpi.denominator],
+                                   df.loc[prev_i, kpi.numerator], df.loc[prev_i, kpi.denominator],
+                                   level=MOVEMENT_LEVEL)
+        moved = bool(test.significant) if bool(test.has_verdict) else None
+    return Card(kpi, df.loc[i, "period_start"], value,
+                df.loc[prev_i, "period_start"] if prev_i is not None else None, previous, delta,
+                target, direction, on_track, moved, True)
+
+
+def funnel_table(totals: dict[str, int], steps: list[tuple[int, str, str]]) -> pd.DataFrame:
+    """Counts per step with conversion from the previous step and from the start, and drop-off."""
+    counts = np.array([totals[col] for _, _, col in steps], dtype=float)
+    prev = np.concatenate([[np.nan], counts[:-1]])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        from_prev = np.where(prev > 0, counts / prev, np.nan)
+        from_start = np.where(counts[0] > 0, counts / counts[0], np.nan)
+    from_prev[0] = np.nan if counts[0] == 0 else 1.0
+    drop = np.concatenate([[0], prev[1:] - counts[1:]])
+    return pd.DataFrame({
+        "step_number": [n for n, _, _ in steps],
+        "step_name": [s for _, s, _ in steps],
+        "checkouts": counts.astype(int),
+        "conversion_from_previous": from_prev,
+        "conversion_from_start": from_start,
+        "drop_off": drop.astype(int),
+    })
+
+
+def with_wilson(df: pd.DataFrame, successes: str, trials: str, prefix: str = "") -> pd.DataFrame:
+    df = df.copy()
+    s = df[successes].to_numpy(dtype=float)
+    n = df[trials].to_numpy(dtype=float)
+    lo, hi = wilson_interval(s, n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        df[f"{prefix}rate"] = np.where(n > 0, s / np.where(n > 0, n, 1), np.nan)
+    df[f"{prefix}ci_low"] = lo
+    df[f"{prefix}ci_high"] = hi
+    return df
+
+
+def breakdown_table(df: pd.DataFrame, successes: str = "reached", trials: str = "checkouts_started") -> pd.DataFrame:
+    """Each segment's rate with its 95% Wilson interval, tested (pooled z, 95%) against the rest."""
+    out = with_wilson(df, successes, trials)
+    s = out[successes].to_numpy(dtype=float)
+    n = out[trials].to_numpy(dtype=float)
+    rest_s, rest_n = s.sum() - s, n.sum() - n
+    test = two_proportion_test(s, n, rest_s, rest_n, level=0.95)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rest_rate = np.where(rest_n > 0, rest_s / np.where(rest_n > 0, rest_n, 1), np.nan)
+    out["rest_rate"] = rest_rate
+    out["p_value"] = np.where(test.has_verdict, test.p_value, np.nan)
+    out["verdict"] = np.select(
+        [~test.has_verdict, test.significant & (out["rate"].to_numpy() > rest_rate), test.significant],
+        ["too few to tell", "higher than the rest", "lower than the rest"],
+        default="no significant difference",
+    )
+    return out
+
+
+def cohort_complete_mask(periods: pd.Series, grain: str, as_of, window_days: int) -> pd.Series:
+    """A cohort is complete when its period's end + the conversion window <= as_of."""
+    if as_of is None:
+        return pd.Series(False, index=periods.index)
+    window = dt.timedelta(days=window_days)
+    return periods.map(lambda d: dt.datetime.combine(period_end(d, grain), dt.time()) + window <= as_of)

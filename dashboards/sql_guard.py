@@ -1,0 +1,150 @@
+"""Read-only access to the published DuckDB copy, enforced by DuckDB itself.
+
+Every reader of the published copy (the dashboard's data module, the SQL page, `funnel sql`) opens it
+through `connect_readonly`, so all connections in a process share one DuckDB configuration (DuckDB
+refuses a second connection to a file with a different configuration):
+
+- `read_only=True`: no write, DDL or CHECKPOINT reaches the file;
+- `enable_external_access=false`: no file or URL can be read or written (read_csv, COPY, EXPORT,
+  ATTACH, INSTALL, replacement scans of paths) and no extension loaded;
+- `lock_configuration=true`: no SET/RESET/PRAGMA can undo the above;
+- extension auto-install/auto-load off.
+
+`run_readonly_query` adds a statement-type allow-list (SELECT, EXPLAIN, read-only PRAGMA) so that
+what DuckDB would allow but leaves session state behind (temporary tables, variables, macros) is
+refused with a clear message, a row limit and a time limit (the connection is interrupted).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+READONLY_CONFIG: dict[str, object] = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "allow_community_extensions": False,
+    "lock_configuration": True,
+    "threads": 2,
+    "memory_limit": "2GB",
+}
+
+ALLOWED_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA"}
+
+_REFUSED_HINTS = {
+    "INSERT": "writes", "UPDATE": "writes", "DELETE": "writes", "MERGE_INTO": "writes",
+    "CREATE": "DDL", "CREATE_FUNC": "DDL", "DROP": "DDL", "ALTER": "DDL",
+    "ATTACH": "ATTACH", "DETACH": "DETACH", "COPY": "COPY", "COPY_DATABASE": "COPY",
+    "EXPORT": "EXPORT", "LOAD": "INSTALL/LOAD", "EXTENSION": "INSTALL/LOAD",
+    "SET": "changing settings", "VARIABLE_SET": "changing settings",
+    "TRANSACTION": "transactions", "VACUUM": "maintenance", "ANALYZE": "maintenance",
+    "CALL": "CALL", "PREPARE": "prepared statements", "EXECUTE": "prepared statements",
+}
+
+
+class QueryError(Exception):
+    """A query failed (syntax, unknown table, ...): the message is DuckDB's."""
+
+
+class QueryRefused(QueryError):
+    """The query would write, read outside the warehouse, or change settings: refused."""
+
+
+class QueryTimeout(QueryError):
+    """The query ran past its time limit and was interrupted."""
+
+
+class PublishedMissing(FileNotFoundError):
+    """No published copy yet."""
+
+
+@contextlib.contextmanager
+def connect_readonly(published: Path | str) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A short-lived, locked-down, read-only connection to the published copy; closed on exit."""
+    published = Path(published)
+    if not published.is_file():
+        raise PublishedMissing(
+            f"no published warehouse at {published}: run `funnel run --landing DIR --warehouse FILE` first"
+        )
+    con = duckdb.connect(str(published), read_only=True, config=dict(READONLY_CONFIG))
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def _statement_types(con: duckdb.DuckDBPyConnection, sql: str) -> list[str]:
+    try:
+        statements = con.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise QueryError(str(exc)) from None
+    return [str(s.type).rsplit(".", 1)[-1] for s in statements]
+
+
+def run_readonly_query(
+    published: Path | str, sql: str, row_limit: int = 10_000, timeout_s: float = 30.0
+) -> tuple[pa.Table, bool]:
+    """Run one read-only statement on the published copy.
+
+    Returns (at most `row_limit` rows as an Arrow table, whether more rows were cut off).
+    Raises QueryRefused for anything but reading the warehouse, QueryTimeout past `timeout_s`,
+    QueryError for other failures.
+    """
+    if not sql or not sql.strip().strip(";").strip():
+        raise QueryError("the query is empty")
+    with connect_readonly(published) as con:
+        kinds = _statement_types(con, sql)
+        if len(kinds) != 1:
+            raise QueryRefused(f"one statement at a time, please (got {len(kinds)})")
+        kind = kinds[0]
+        if kind not in ALLOWED_STATEMENTS:
+            what = _REFUSED_HINTS.get(kind, kind)
+            raise QueryRefused(
+                f"refused: {kind} statements ({what}) are not allowed; the warehouse is read-only here "
+                "(SELECT, WITH ... SELECT, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN only)"
+            )
+        timed_out = threading.Event()
+
+        def _interrupt() -> None:
+            timed_out.set()
+            con.interrupt()
+
+        timer = threading.Timer(timeout_s, _interrupt)
+        timer.start()
+        try:
+            con.execute(sql)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # DB-API Arrow output copies: fine for <= row_limit rows
+                reader = con.to_arrow_reader(min(max(row_limit, 1), 100_000) + 1)
+            batches, rows = [], 0
+            truncated = False
+            for batch in reader:
+                if rows + batch.num_rows > row_limit:
+                    batches.append(batch.slice(0, row_limit - rows))
+                    rows = row_limit
+                    truncated = True
+                    break
+                batches.append(batch)
+                rows += batch.num_rows
+            table = pa.Table.from_batches(batches, schema=reader.schema)
+        except duckdb.InterruptException:
+            if timed_out.is_set():
+                raise QueryTimeout(f"the query ran longer than {timeout_s:g} s and was stopped") from None
+            raise QueryError("the query was interrupted") from None
+        except duckdb.PermissionException as exc:
+            raise QueryRefused(f"refused: the SQL box can only read the warehouse ({exc})") from None
+        except duckdb.Error as exc:
+            text = str(exc)
+            if "read-only" in text or "configuration has been locked" in text:
+                raise QueryRefused(f"refused: the SQL box can only read the warehouse ({text})") from None
+            raise QueryError(text) from None
+        finally:
+            timer.cancel()
+    return table, truncated

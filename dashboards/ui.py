@@ -1,0 +1,92 @@
+"""Layout helpers shared by the pages: tables with CSV download, the status line, filters."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+
+from dashboards import data
+from dashboards.kpis import cohort_complete_mask
+
+PERCENT = st.column_config.NumberColumn(format="percent")
+
+
+def percent_columns(*names: str) -> dict:
+    return {n: PERCENT for n in names}
+
+
+def table(df: pd.DataFrame, name: str, column_config: dict | None = None, height: int | str = "auto") -> None:
+    """A table and its CSV download (the numbers in the file are the raw values)."""
+    st.dataframe(df, hide_index=True, column_config=column_config, height=height)
+    st.download_button(
+        f"Download {name}.csv", df.to_csv(index=False).encode(), file_name=f"{name}.csv", mime="text/csv",
+        key=f"download_{name}", icon=":material/download:",
+    )
+
+
+def _fmt_ts(value) -> str:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "never"
+    return pd.Timestamp(value).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def status_line() -> data.Status | None:
+    """'Data as of' and the last pipeline run, on every page. Stops the page when nothing is published."""
+    if data.version() is None:
+        st.error(
+            f"No published warehouse at `{data.published_path()}` yet. Run the pipeline "
+            "(`funnel run --landing DIR --warehouse FILE`); this page picks the data up by itself after it."
+        )
+        st.stop()
+    s = data.status()
+    run = s.last_run
+    run_text = "no pipeline run recorded"
+    if run:
+        when = run.get("finished_at") if pd.notna(run.get("finished_at")) else run.get("started_at")
+        run_text = f"pipeline last ran {_fmt_ts(when)} ({run.get('status')})"
+        if run.get("status") != "success" and s.last_success:
+            run_text += f"; last successful run {_fmt_ts(s.last_success.get('finished_at'))}"
+    st.caption(f"**Data as of {_fmt_ts(s.as_of)}** · {run_text} · conversion window "
+               f"{s.conversion_window_days} days")
+    return s
+
+
+def funnel_filters(key: str, dims: tuple[str, ...] = ("plan", "deployment", "country", "device")) -> data.Filters | None:
+    """Date range (cohort dates) and segment filters. Default: the latest 28 days with data."""
+    values = data.dimension_values()
+    bounds = values.get("cohort_dates")
+    if bounds is None:
+        st.info("No checkouts in the warehouse yet.")
+        return None
+    lo, hi = bounds
+    default_start = max(lo, hi - dt.timedelta(days=27))
+    cols = st.columns([2] + [1] * (len(dims) + 1))
+    picked = cols[0].date_input("Cohort dates (checkout start, UTC)", value=(default_start, hi),
+                                min_value=lo - dt.timedelta(days=366), max_value=hi, key=f"{key}_dates")
+    if not isinstance(picked, (tuple, list)) or len(picked) != 2:
+        st.info("Pick a start and an end date.")
+        return None
+    chosen = {}
+    for col, dim in zip(cols[1:], dims, strict=False):
+        chosen[dim] = tuple(col.multiselect(data.DIMENSIONS[dim], values.get(dim, []), key=f"{key}_{dim}",
+                                            placeholder="all"))
+    chosen["customer_type"] = tuple(cols[-1].multiselect("New vs returning", ["new", "returning"],
+                                                         key=f"{key}_customer_type", placeholder="all"))
+    return data.Filters(start=picked[0], end=picked[1], **chosen)
+
+
+def incomplete_note(f: data.Filters, s: data.Status) -> None:
+    """Say which selected cohorts are not complete (their conversion can still rise)."""
+    days = pd.Series(pd.date_range(f.start, f.end, freq="D").date)
+    if days.empty:
+        return
+    complete = cohort_complete_mask(days, "day", s.as_of, s.conversion_window_days)
+    if not complete.all():
+        first = days[~complete].iloc[0]
+        st.warning(
+            f"Incomplete cohorts: checkouts started on or after {first.isoformat()} are less than "
+            f"{s.conversion_window_days} days old at the data's as-of time; their conversion can still rise.",
+            icon=":material/hourglass_top:",
+        )

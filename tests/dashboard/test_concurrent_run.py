@@ -1,0 +1,70 @@
+"""The dashboard keeps serving the last published data while `funnel run` writes the warehouse, and
+picks up the new publish when the run ends, without a restart."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+
+import duckdb
+from streamlit.testing.v1 import AppTest
+
+from pipelines.settings import published_path
+from tests.dashboard.conftest import APP, ROOT
+from tests.dashboard.warehouse_fixture import build_published
+
+LANDING = ROOT / "tests" / "fixtures" / "conformance" / "landing"
+OLD_RUN = "pipeline last ran 2026-04-03 11:00 UTC (success)"
+
+
+def _caption(at: AppTest) -> str:
+    return next(c.value for c in at.caption if "Data as of" in c.value)
+
+
+def test_dashboard_serves_while_the_pipeline_runs(tmp_path, monkeypatch):
+    landing = tmp_path / "landing"
+    shutil.copytree(LANDING, landing)
+    warehouse = tmp_path / "warehouse.duckdb"
+    published = published_path(warehouse)
+    build_published(published)  # what an earlier run published
+    monkeypatch.setenv("FUNNEL_PUBLISHED", str(published))
+
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    assert OLD_RUN in _caption(at)
+
+    log = (tmp_path / "run.log").open("w")
+    run = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run", "--landing", str(landing),
+                            "--warehouse", str(warehouse)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    reads_while_writing = 0
+    reads = 0
+    try:
+        deadline = time.monotonic() + 240
+        while run.poll() is None and time.monotonic() < deadline:
+            at.run()
+            assert not at.exception, [e.message for e in at.exception]
+            reads += 1
+            caption = _caption(at)
+            if OLD_RUN in caption and warehouse.exists():
+                # is the pipeline holding the warehouse right now? (then no one else can open it)
+                try:
+                    duckdb.connect(str(warehouse), read_only=True).close()
+                except duckdb.Error:
+                    reads_while_writing += 1
+            time.sleep(0.2)
+        rc = run.wait(timeout=30)
+    finally:
+        if run.poll() is None:
+            run.kill()
+        log.close()
+    assert rc == 0, (tmp_path / "run.log").read_text()[-3000:]
+    assert reads_while_writing >= 1, f"never read while the pipeline held the warehouse ({reads} reads)"
+
+    at.run()  # the same app, the same process: no restart
+    assert not at.exception
+    caption = _caption(at)
+    assert OLD_RUN not in caption and "(success)" in caption
+    assert "Data as of 2026-04-03 10:00 UTC" in caption  # the conformance data's as_of
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Checkout conversion"] == "0.0%"  # cohort week of 2026-02-23
