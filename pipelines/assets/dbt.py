@@ -1,6 +1,7 @@
 """The dbt project as Dagster assets: every model and seed an asset, every dbt test an asset check."""
 
 
+import hashlib
 import json
 import os
 from collections.abc import Mapping
@@ -25,6 +26,18 @@ def _manifest_is_stale(project: DbtProject) -> bool:
     for folder in DBT_SOURCE_DIRS:
         files += [p for p in (DBT_PROJECT_DIR / folder).rglob("*") if p.is_file()]
     return any(p.stat().st_mtime > built for p in files)
+
+
+def build_fingerprint(conversion_window_days: int) -> str:
+    """Changes whenever a dbt build could give other tables from the same raw data."""
+    digest = hashlib.sha256(f"conversion_window_days={conversion_window_days}".encode())
+    files = [DBT_PROJECT_DIR / "dbt_project.yml"]
+    for folder in DBT_SOURCE_DIRS:
+        files += sorted(p for p in (DBT_PROJECT_DIR / folder).rglob("*") if p.is_file())
+    for path in files:
+        digest.update(path.relative_to(DBT_PROJECT_DIR).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def prepare_manifest(project: DbtProject = DBT_PROJECT) -> None:

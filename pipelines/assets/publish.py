@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.assets.dbt import DBT_PROJECT, dbt_models
+from pipelines.assets.dbt import DBT_PROJECT, DbtRunConfig, build_fingerprint, dbt_models
 from pipelines.assets.raw import ingest_landing_asset
 from pipelines.publish import publish
 from pipelines.resources import WarehouseResource
@@ -21,7 +21,9 @@ PUBLISHED = dg.AssetKey(["published_warehouse"])
     deps=[dbt_models, ingest_landing_asset],
     description="Read-only copy of the marts, audit and meta schemas for the dashboard and analysts.",
 )
-def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def published_warehouse(
+    context: dg.AssetExecutionContext, config: DbtRunConfig, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
     now = datetime.now(UTC).replace(tzinfo=None)
     with warehouse.writer_lock(), warehouse.connect() as con:
         # The run is complete once it is published: record it first so readers see it.
@@ -30,10 +32,10 @@ def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseR
             INSERT INTO audit.pipeline_runs
             SELECT ?, coalesce(min(loaded_at), ?), ?, 'success', 'published', count(*) FILTER (WHERE status = 'loaded'),
                    count(*) FILTER (WHERE status = 'rejected'), coalesce(sum(rows_loaded), 0),
-                   coalesce(sum(rows_rejected), 0)
+                   coalesce(sum(rows_rejected), 0), ?
             FROM audit.load_ledger WHERE run_id = ?
             """,
-            [context.run_id, now, now, context.run_id],
+            [context.run_id, now, now, build_fingerprint(config.conversion_window_days), context.run_id],
         )
         path = publish(con, Path(warehouse.path), DBT_PROJECT.manifest_path)
     write_run_status(warehouse.path, run_id=context.run_id, status="success", message="published")

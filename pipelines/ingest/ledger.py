@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS audit.rejected_rows (
 );
 CREATE TABLE IF NOT EXISTS audit.pipeline_runs (
   run_id VARCHAR NOT NULL, started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP, status VARCHAR NOT NULL,
-  message VARCHAR, files_loaded BIGINT, files_rejected BIGINT, rows_loaded BIGINT, rows_rejected BIGINT
+  message VARCHAR, files_loaded BIGINT, files_rejected BIGINT, rows_loaded BIGINT, rows_rejected BIGINT,
+  build_fingerprint VARCHAR
 );
 """
 
@@ -54,3 +55,11 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
 def ledgered_paths(con: duckdb.DuckDBPyConnection) -> set[str]:
     """Files already recorded: loaded or rejected, they are never read again."""
     return {row[0] for row in con.execute("SELECT file_path FROM audit.load_ledger").fetchall()}
+
+
+def last_published_fingerprint(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The dbt build fingerprint of the last successful, published run."""
+    rows = con.execute(
+        "SELECT build_fingerprint FROM audit.pipeline_runs WHERE status = 'success' ORDER BY finished_at DESC LIMIT 1"
+    ).fetchall()
+    return rows[0][0] if rows else None

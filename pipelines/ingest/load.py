@@ -79,6 +79,16 @@ def discover_files(landing_dir: Path) -> dict[str, list[Path]]:
     return found
 
 
+def new_files(con: duckdb.DuckDBPyConnection, landing_dir: Path) -> dict[str, list[Path]]:
+    """Landed files not yet in the ledger, per source, in load order."""
+    ledger.ensure_tables(con)
+    known = ledger.ledgered_paths(con)
+    return {
+        name: [p for p in paths if p.relative_to(landing_dir).as_posix() not in known]
+        for name, paths in discover_files(landing_dir).items()
+    }
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -107,12 +117,9 @@ def ingest_landing(
         run_id=run_id or uuid.uuid4().hex,
         loaded_at=(load_time or datetime.now(UTC)).replace(tzinfo=None),
     )
-    ledger.ensure_tables(con)
-    known = ledger.ledgered_paths(con)
-    for name, paths in discover_files(landing_dir).items():
-        new = [p for p in paths if p.relative_to(landing_dir).as_posix() not in known]
-        if new:
-            _SourceLoader(con, SOURCES[name], landing_dir, summary, chunk_rows).load(new)
+    for name, paths in new_files(con, landing_dir).items():
+        if paths:
+            _SourceLoader(con, SOURCES[name], landing_dir, summary, chunk_rows).load(paths)
     return summary
 
 

@@ -55,16 +55,16 @@ step_1 as (
 step_{{ k }} as (
     select
         p.checkout_id,
-        p.started_at,
-        p.window_ends_at,
+        min(p.started_at) as started_at,
+        min(p.window_ends_at) as window_ends_at,
         min(e.event_time) as reached_at
     from step_{{ k - 1 }} as p
     inner join events as e
         on e.checkout_id = p.checkout_id
-        and e.event_name = '{{ step_names[k - 1] }}'
         and e.event_time >= p.reached_at
         and e.event_time <= p.window_ends_at
-    group by p.checkout_id, p.started_at, p.window_ends_at
+    where e.event_name = '{{ step_names[k - 1] }}'
+    group by p.checkout_id
 ),
 
 {% endfor %}
