@@ -8,6 +8,7 @@ from dagster_dbt import DbtCliResource
 from pipelines.assets.dbt import DBT_PROJECT, dbt_models
 from pipelines.assets.publish import published_warehouse
 from pipelines.assets.raw import ingest_landing_asset
+from pipelines.checks import ASSET_CHECKS
 from pipelines.jobs import funnel_pipeline_job
 from pipelines.resources import LandingResource, WarehouseResource
 from pipelines.schedules import daily_funnel_schedule
@@ -19,6 +20,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
     return dg.Definitions(
         assets=[ingest_landing_asset, dbt_models, published_warehouse],
+        asset_checks=ASSET_CHECKS,
         resources={
             "warehouse": WarehouseResource.from_settings(settings),
             "landing": LandingResource(path=str(settings.landing_dir)),

@@ -144,3 +144,15 @@ def run_pipeline(settings: Settings, wait_seconds: float = 0.0) -> RunOutcome:
             _record_failure(settings, result.run_id, "; ".join(errors))
             raise PipelineFailed("run failed: " + "; ".join(errors), text)
     return RunOutcome(run_id=result.run_id, report=text)
+
+
+def run_checks_on_demand(settings: Settings) -> tuple[str, bool]:
+    """`funnel check`: every data check now, results into audit.check_results and GX Data Docs.
+    Returns the printed report and whether an error-level check failed."""
+    from data_checks.runner import any_blocking_failure, format_results, run_all_checks
+    from pipelines.checks import freshness_hours
+
+    run_id = f"check-{uuid.uuid4()}"
+    with writer_lock(settings.warehouse, wait_seconds=60), connect(settings.warehouse) as con:
+        results = run_all_checks(con, run_id, freshness_hours=freshness_hours())
+    return format_results(results), any_blocking_failure(results)
