@@ -1,0 +1,38 @@
+"""An error-level check blocks the run end to end: exit non-zero naming the check, readers keep the
+last good data, and the run status says why it is not newer."""
+
+from __future__ import annotations
+
+import json
+
+from pipelines.cli import main
+from pipelines.run_status import status_path
+from pipelines.warehouse import connect
+from tests.conftest import CLEAN_LANDING
+
+
+def test_a_blocking_check_stops_publishing_and_says_why(tmp_path, capsys):
+    warehouse = tmp_path / "w.duckdb"
+    args = ["run", "--landing", str(CLEAN_LANDING), "--warehouse", str(warehouse)]
+    assert main(args) == 0
+    published = warehouse.with_name("w.published.duckdb")
+    before = published.stat()
+
+    # Break an invariant the loader guarantees: two rows with one event_id.
+    with connect(warehouse) as con:
+        con.execute("INSERT INTO raw.checkout_events SELECT * FROM raw.checkout_events WHERE event_id = 'ev001'")
+    capsys.readouterr()
+
+    assert main(args) == 1
+    out = capsys.readouterr()
+    assert "raw_events_event_id_unique" in out.err
+    assert "left as it was at the last good run" in out.err
+    after = published.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    status = json.loads(status_path(warehouse).read_text())
+    assert status["status"] == "failure" and "raw_events_event_id_unique" in status["message"]
+    with connect(warehouse) as con:
+        failed = con.execute(
+            "SELECT check_name, severity FROM audit.check_results WHERE NOT passed AND severity = 'error'"
+        ).fetchall()
+    assert ("raw_events_event_id_unique", "error") in failed
