@@ -21,25 +21,24 @@ from datetime import datetime, timedelta
 import great_expectations.expectations as gxe
 
 import pipelines.settings  # noqa: F401  (GX analytics off before great_expectations is imported)
+from pipelines.ingest.contract import CHECKOUT_EVENTS, ORDERS, Source
 
 ERROR = "error"
 WARNING = "warning"
 
-# The contract's allowed sets (/work/shared/spec/data-contract.md).
-EVENT_NAMES = [
-    "checkout_started",
-    "subscription_details_completed",
-    "billing_address_completed",
-    "payment_method_completed",
-    "order_submitted",
-    "payment_failed",
-]
-CHANNELS = ["web_direct", "sales_assisted", "reseller"]
-ORDER_TYPES = ["new_subscription", "renewal", "add_seats", "upgrade"]
-STATUSES = ["completed", "refunded", "failed", "cancelled"]
-PLANS = ["premium", "ultimate"]
-DEPLOYMENTS = ["saas", "self_managed"]
-DEVICES = ["desktop", "mobile", "tablet"]
+# The contract's allowed sets and columns, from the one place that defines them.
+def _allowed(source: Source, column: str) -> list[str]:
+    return list(next(c for c in source.columns if c.name == column).allowed)
+
+
+EVENT_NAMES = _allowed(CHECKOUT_EVENTS, "event_name")
+CHANNELS = _allowed(ORDERS, "channel")
+ORDER_TYPES = _allowed(ORDERS, "order_type")
+STATUSES = _allowed(ORDERS, "status")
+PLANS = _allowed(CHECKOUT_EVENTS, "plan")
+DEPLOYMENTS = _allowed(CHECKOUT_EVENTS, "deployment")
+DEVICES = _allowed(CHECKOUT_EVENTS, "device")
+# The contract names these as examples, not a closed list: unknown ones are drift, not errors.
 INTERVENTION_REASONS = [
     "payment_issue",
     "tax_exemption",
@@ -49,21 +48,11 @@ INTERVENTION_REASONS = [
     "other",
 ]
 
-EVENT_REQUIRED = ["event_id", "event_name", "event_time", "checkout_id", "customer_id"]
-EVENT_COLUMNS = [*EVENT_REQUIRED, "plan", "deployment", "seats", "country", "device", "error_code"]
-ORDER_REQUIRED = [
-    "order_id",
-    "customer_id",
-    "created_at",
-    "updated_at",  # never null in raw: defaults to created_at on load
-    "channel",
-    "order_type",
-    "status",
-    "amount",
-    "currency",
-    "manual_intervention",
-]
-ORDER_COLUMNS = [*ORDER_REQUIRED, "checkout_id", "plan", "deployment", "seats", "intervention_reason"]
+EVENT_REQUIRED = list(CHECKOUT_EVENTS.required)
+EVENT_COLUMNS = list(CHECKOUT_EVENTS.column_names)
+# updated_at is never null in raw: it defaults to created_at on load.
+ORDER_REQUIRED = [*ORDERS.required, "updated_at"]
+ORDER_COLUMNS = list(ORDERS.column_names)
 
 # A timestamp may lie at most this far after the moment its file was loaded (the contract's rule).
 FUTURE_TOLERANCE = "INTERVAL 1 DAY"

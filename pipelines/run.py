@@ -19,7 +19,6 @@ from pipelines.run_status import write_run_status
 from pipelines.settings import Settings
 from pipelines.warehouse import connect, writer_lock
 
-
 INGESTION_KEYS = [RAW_EVENTS, RAW_ORDERS, LOAD_LEDGER, REJECTED_ROWS]
 
 

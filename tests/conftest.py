@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -30,3 +33,19 @@ def landing_copy(tmp_path: Path):
         return target
 
     return copy
+
+
+@contextlib.contextmanager
+def another_writer(warehouse: Path):
+    """Another process holding the warehouse's writer lock, as a running `funnel run` would."""
+    code = (
+        "import time; from pathlib import Path; from pipelines.warehouse import writer_lock\n"
+        f"with writer_lock(Path({str(warehouse)!r})):\n    print('held', flush=True); time.sleep(120)"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        yield
+    finally:
+        holder.kill()
+        holder.wait()

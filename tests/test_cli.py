@@ -12,14 +12,16 @@ import pytest
 
 from pipelines.run import run_pipeline
 from pipelines.settings import Settings
+from tests.conftest import another_writer
 
 FUNNEL = [sys.executable, "-m", "pipelines.cli"]
 MART_TABLES = ("kpi_daily", "kpi_weekly", "kpi_monthly", "funnel_steps", "fct_checkouts", "fct_orders")
 
 
 def funnel(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([*FUNNEL, *args], capture_output=True, text=True, env={**os.environ, **(env or {})},
-                          timeout=600)
+    return subprocess.run(
+        [*FUNNEL, *args], check=False, capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=600
+    )
 
 
 def marts(published: Path) -> dict[str, list[tuple]]:
@@ -80,17 +82,8 @@ def test_missing_landing_directory_says_what_to_do(tmp_path):
 def test_a_second_writer_is_refused_with_a_clear_message(tmp_path):
     warehouse = tmp_path / "w.duckdb"
     (tmp_path / "landing").mkdir()
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import time; from pathlib import Path; from pipelines.warehouse import writer_lock\n"
-                               f"with writer_lock(Path({str(warehouse)!r})):\n    print('held', flush=True); time.sleep(60)"],
-        stdout=subprocess.PIPE, text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with another_writer(warehouse):
         result = funnel("run", "--landing", str(tmp_path / "landing"), "--warehouse", str(warehouse), "--wait", "1")
-    finally:
-        holder.kill()
-        holder.wait()
     assert result.returncode == 75
     assert "another pipeline run is writing" in result.stderr
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -83,7 +84,7 @@ def test_kpi_tables(published, grain):
     starts = [row["period_start"] for row in actual]
     assert starts[0].isoformat() == expected[0]["period_start"]
     assert starts[-1].isoformat() == expected[-1]["period_start"]
-    for earlier, later in zip(starts, starts[1:], strict=False):
+    for earlier, later in itertools.pairwise(starts):
         if step:
             assert later - earlier == step
         else:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 
 import dagster as dg
 
@@ -14,7 +12,7 @@ from pipelines.resources import LandingResource, WarehouseResource
 from pipelines.sensors import new_landed_files_sensor
 from pipelines.settings import Settings
 from pipelines.warehouse import connect
-from tests.conftest import CLEAN_LANDING
+from tests.conftest import CLEAN_LANDING, another_writer
 
 
 def test_definitions_hold_ingestion_every_dbt_model_and_publishing():
@@ -68,20 +66,9 @@ def test_sensor_requests_a_run_for_new_files_and_waits_while_a_run_writes(tmp_pa
     context = dg.build_sensor_context()
     request = new_landed_files_sensor(context)
     assert isinstance(request, dg.RunRequest)
-    # Another process holds the writer lock, as a running `funnel run` would.
-    holder = subprocess.Popen(
-        [sys.executable, "-c", f"import time; from pipelines.warehouse import writer_lock; "
-                               f"from pathlib import Path\nwith writer_lock(Path({str(warehouse)!r})):\n"
-                               f"    print('held', flush=True); time.sleep(30)"],
-        stdout=subprocess.PIPE, text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with another_writer(warehouse):
         skipped = new_landed_files_sensor(context)
-        assert isinstance(skipped, dg.SkipReason) and "writing" in skipped.skip_message
-    finally:
-        holder.kill()
-        holder.wait()
+    assert isinstance(skipped, dg.SkipReason) and "writing" in skipped.skip_message
 
 
 def test_definitions_follow_settings(tmp_path):

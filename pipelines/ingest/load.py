@@ -23,11 +23,11 @@ from pipelines.ingest.readers import (
     FileRejected,
     ParquetFile,
     StagedChunk,
-    reject_missing_columns,
     file_format,
     parquet_inventory,
     read_csv_rows,
     read_json_lines,
+    reject_missing_columns,
     stage_chunk,
 )
 from pipelines.ingest.validate import mask_personal_data, validation_sql
