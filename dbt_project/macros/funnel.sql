@@ -12,7 +12,7 @@
 
 {#- `ts` + the conversion window (var conversion_window_days), as a timestamp. -#}
 {% macro window_end(ts) -%}
-    {{ dbt.dateadd('day', var('conversion_window_days') | int, ts) }}
+    {{ add_interval('day', var('conversion_window_days') | int, ts) }}
 {%- endmacro %}
 
 {#- The start of the `grain` period (day, week = ISO week from Monday, month) holding `ts`, as a DATE. -#}

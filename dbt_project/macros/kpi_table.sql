@@ -70,7 +70,7 @@ spine as (
 counted as (
     select
         spine.period_start,
-        cast({{ dbt.dateadd(grain, 1, 'spine.period_start') }} as date) as period_end,
+        cast({{ add_interval(grain, 1, 'spine.period_start') }} as date) as period_end,
         cast(coalesce(c.checkouts_started, 0) as {{ dbt.type_bigint() }}) as checkouts_started,
         cast(coalesce(c.checkouts_converted, 0) as {{ dbt.type_bigint() }}) as checkouts_converted,
         cast(coalesce(c.new_customer_checkouts_started, 0) as {{ dbt.type_bigint() }})

@@ -1,7 +1,8 @@
 {#-
-  Engine-specific SQL lives here, one dispatched macro per construct, with a `default__`
-  implementation (ANSI / PostgreSQL) and a `duckdb__` one. Models only call these and dbt's
-  cross-database macros (dbt.date_trunc, dbt.dateadd, dbt.type_*, ...).
+  Engine-specific SQL lives here, one dispatched macro per construct: `default__` (ANSI /
+  PostgreSQL), `duckdb__` and `spark__`. Models only call these and dbt's cross-database macros
+  (dbt.date_trunc, dbt.type_*, ...). Every macro here is exercised on every target by
+  tests/engines/test_macros.py (DuckDB, PostgreSQL, Spark).
 -#}
 
 {#- A timestamp as seconds since 1970-01-01 00:00:00 (UTC), with its fraction. -#}
@@ -127,4 +128,90 @@
         from {{ bounds }} as b
         where b.{{ lo_col }} is not null
     ) as s
+{%- endmacro %}
+
+
+{#- `expr` (a DATE or TIMESTAMP) plus `n` `datepart`s (day, week, month), keeping the time of day to
+    the microsecond. dbt.dateadd on Spark goes through unix seconds (drops fractions of a second),
+    so Spark uses its native interval arithmetic: the same value, exactly. -#}
+{% macro add_interval(datepart, n, expr) -%}
+    {{ return(adapter.dispatch('add_interval', 'checkout_funnel')(datepart, n, expr)) }}
+{%- endmacro %}
+
+{% macro default__add_interval(datepart, n, expr) -%}
+    {{ dbt.dateadd(datepart, n, expr) }}
+{%- endmacro %}
+
+{% macro spark__add_interval(datepart, n, expr) -%}
+    {%- if datepart == 'day' -%}
+        ({{ expr }} + make_dt_interval({{ n }}))
+    {%- elif datepart == 'week' -%}
+        ({{ expr }} + make_dt_interval(7 * ({{ n }})))
+    {%- elif datepart == 'month' -%}
+        ({{ expr }} + make_ym_interval(0, {{ n }}))
+    {%- else -%}
+        {{ exceptions.raise_compiler_error("add_interval: unsupported datepart " ~ datepart) }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- The raw and audit sources on engines that read the published Parquet directly (Spark): external
+    tables over the folders that pipelines.engines.export writes, created (or re-pointed) before every
+    dbt command by the on-run-start hook. Elsewhere the sources are real tables (DuckDB: ingestion;
+    PostgreSQL: pipelines.engines.postgres loads them with COPY): nothing to do.
+    The folder: env FUNNEL_RAW_PARQUET_DIR (absolute path or URI, e.g. s3a://bucket/funnel/raw). -#}
+{% macro create_raw_sources() -%}
+    {{ return(adapter.dispatch('create_raw_sources', 'checkout_funnel')()) }}
+{%- endmacro %}
+
+{% macro default__create_raw_sources() -%}
+{%- endmacro %}
+
+{% macro raw_source_tables() -%}
+    {#- name -> (columns, partition column or none); the columns of docs/architecture.md. -#}
+    {{ return({
+        'raw.checkout_events': ([
+            'event_id string', 'event_name string', 'event_time timestamp', 'checkout_id string',
+            'customer_id string', 'plan string', 'deployment string', 'seats int', 'country string',
+            'device string', 'error_code string', '_file_path string', '_row_number bigint',
+            '_loaded_at timestamp', '_run_id string', 'event_date date'], 'event_date'),
+        'raw.orders': ([
+            'order_id string', 'customer_id string', 'checkout_id string', 'created_at timestamp',
+            'updated_at timestamp', 'channel string', 'order_type string', 'status string', 'plan string',
+            'deployment string', 'seats int', 'amount decimal(38,6)', 'currency string',
+            'manual_intervention boolean', 'intervention_reason string', '_file_path string',
+            '_row_number bigint', '_loaded_at timestamp', '_run_id string', 'created_date date'], 'created_date'),
+        'audit.load_ledger': ([
+            'source string', 'file_path string', 'file_sha256 string', 'status string', 'reason string',
+            'rows_read bigint', 'rows_loaded bigint', 'rows_rejected bigint', 'duplicates_dropped bigint',
+            'loaded_at timestamp', 'run_id string'], none),
+        'audit.rejected_rows': ([
+            'source string', 'file_path string', 'row_number bigint', 'reason string', 'raw_record string',
+            'run_id string'], none),
+    }) }}
+{%- endmacro %}
+
+{% macro spark__create_raw_sources() -%}
+    {%- if execute -%}
+        {%- set base = env_var('FUNNEL_RAW_PARQUET_DIR', '') | trim -%}
+        {%- if not base -%}
+            {{ exceptions.raise_compiler_error(
+                "FUNNEL_RAW_PARQUET_DIR is not set: the Spark target reads the raw rows that "
+                ~ "pipelines.engines.export.export_raw_parquet wrote (see docs/engines.md)") }}
+        {%- endif -%}
+        {%- do run_query('create database if not exists raw') -%}
+        {%- do run_query('create database if not exists audit') -%}
+        {%- for name, spec in raw_source_tables().items() -%}
+            {%- set columns, partition = spec -%}
+            {%- set folder = base.rstrip('/') ~ '/' ~ name.split('.')[1] -%}
+            {%- do run_query('drop table if exists ' ~ name) -%}
+            {%- do run_query(
+                'create table ' ~ name ~ ' (' ~ columns | join(', ') ~ ') using parquet'
+                ~ (' partitioned by (' ~ partition ~ ')' if partition else '')
+                ~ " location '" ~ folder ~ "'") -%}
+            {%- if partition -%}
+                {%- do run_query('alter table ' ~ name ~ ' recover partitions') -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
 {%- endmacro %}

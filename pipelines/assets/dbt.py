@@ -16,6 +16,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from pipelines.ingest.ledger import ensure_tables, last_published_fingerprint
 from pipelines.resources import WarehouseResource
 from pipelines.settings import DBT_PROJECT_DIR
 
@@ -71,12 +72,26 @@ class FunnelDbtTranslator(DagsterDbtTranslator):
 TRANSLATOR = FunnelDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
-def dbt_build_args(conversion_window_days: int) -> list[str]:
-    return ["build", "--vars", json.dumps({"conversion_window_days": conversion_window_days})]
+def dbt_build_args(conversion_window_days: int, full_refresh: bool) -> list[str]:
+    args = ["build", "--vars", json.dumps({"conversion_window_days": conversion_window_days})]
+    return [*args, "--full-refresh"] if full_refresh else args
 
 
-class DbtRunConfig(dg.Config):
+class WindowConfig(dg.Config):
     conversion_window_days: int = int(os.environ.get("FUNNEL_CONVERSION_WINDOW_DAYS", "30"))
+
+
+class DbtRunConfig(WindowConfig):
+    # Rebuild incremental models from scratch. Also done by itself whenever the dbt project or the
+    # window changed since the last published build (their rows were computed by other rules).
+    full_refresh: bool = False
+
+
+def needs_full_refresh(warehouse: WarehouseResource, conversion_window_days: int) -> bool:
+    with warehouse.connect() as con:
+        ensure_tables(con)
+        last = last_published_fingerprint(con)
+    return last != build_fingerprint(conversion_window_days)
 
 
 @dbt_assets(manifest=DBT_PROJECT.manifest_path, project=DBT_PROJECT, dagster_dbt_translator=TRANSLATOR)
@@ -87,4 +102,8 @@ def dbt_models(
     # holds no connection meanwhile, only the writer lock.
     os.environ["FUNNEL_WAREHOUSE"] = warehouse.path
     with warehouse.writer_lock():
-        yield from dbt.cli(dbt_build_args(config.conversion_window_days), context=context).stream()
+        full_refresh = config.full_refresh or needs_full_refresh(warehouse, config.conversion_window_days)
+        if full_refresh:
+            context.log.info("dbt project or window changed since the last published build: full refresh")
+        args = dbt_build_args(config.conversion_window_days, full_refresh)
+        yield from dbt.cli(args, context=context).stream()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.assets.dbt import DBT_PROJECT, DbtRunConfig, build_fingerprint, dbt_models
+from pipelines.assets.dbt import DBT_PROJECT, WindowConfig, build_fingerprint, dbt_models
 from pipelines.assets.raw import ingest_landing_asset
 from pipelines.publish import publish
 from pipelines.resources import WarehouseResource
@@ -22,7 +22,7 @@ PUBLISHED = dg.AssetKey(["published_warehouse"])
     description="Read-only copy of the marts, audit and meta schemas for the dashboard and analysts.",
 )
 def published_warehouse(
-    context: dg.AssetExecutionContext, config: DbtRunConfig, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext, config: WindowConfig, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     now = datetime.now(UTC).replace(tzinfo=None)
     with warehouse.writer_lock(), warehouse.connect() as con:

@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 
 import duckdb
+
+from pipelines.ingest.ledger import ensure_tables
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -23,24 +25,6 @@ DBT = Path(sys.executable).with_name("dbt")
 # Another developer's models; this suite tests the core project only.
 EXCLUDE = ["--exclude", "path:models/marts/dashboard"]
 
-RAW_DDL = """
-create schema if not exists raw;
-create schema if not exists audit;
-create table raw.checkout_events (
-    event_id varchar, event_name varchar, event_time timestamp, checkout_id varchar, customer_id varchar,
-    plan varchar, deployment varchar, seats integer, country varchar, device varchar, error_code varchar,
-    _file_path varchar, _row_number bigint, _loaded_at timestamp, _run_id varchar);
-create table raw.orders (
-    order_id varchar, customer_id varchar, checkout_id varchar, created_at timestamp, updated_at timestamp,
-    channel varchar, order_type varchar, status varchar, plan varchar, deployment varchar, seats integer,
-    amount decimal(38, 6), currency varchar, manual_intervention boolean, intervention_reason varchar,
-    _file_path varchar, _row_number bigint, _loaded_at timestamp, _run_id varchar);
-create table audit.load_ledger (
-    source varchar, file_path varchar, file_sha256 varchar, status varchar, reason varchar, rows_read bigint,
-    rows_loaded bigint, rows_rejected bigint, duplicates_dropped bigint, loaded_at timestamp, run_id varchar);
-create table audit.rejected_rows (
-    source varchar, file_path varchar, row_number bigint, reason varchar, raw_record varchar, run_id varchar);
-"""
 
 KPI_COLUMNS = [
     "period_start",
@@ -138,7 +122,7 @@ def dbt_env(tmp_path_factory):
     con = duckdb.connect(str(warehouse))
     try:
         con.execute("SET TimeZone = 'UTC'")
-        con.execute(RAW_DDL)
+        ensure_tables(con)  # the real raw and audit DDL of the ingestion
     finally:
         con.close()
     env = dict(os.environ)
@@ -211,8 +195,11 @@ def test_models_live_in_their_schemas(dbt_env):
         for name in names:
             assert name in models, name
             assert models[name]["schema"] == schema, (name, models[name]["schema"])
-            # Staging renames and casts only (views); everything downstream is a table.
-            assert models[name]["config"]["materialized"] == ("view" if schema == "staging" else "table")
+            # Staging renames and casts only (views); the funnel is incremental; the rest are tables.
+            expected_materialization = {"staging": "view"}.get(schema, "table")
+            if name == "int_checkouts_funnelled":
+                expected_materialization = "incremental"
+            assert models[name]["config"]["materialized"] == expected_materialization
     seed = next(n for n in dbt_env["manifest"]["nodes"].values() if n["name"] == "kpi_targets")
     assert seed["schema"] == "marts"
 
@@ -251,7 +238,8 @@ def test_empty_build_has_the_public_columns(dbt_env):
         for table, wanted in PUBLIC_COLUMNS.items():
             got = columns("marts", table)
             assert [c for c in got if c in wanted] == wanted, (table, got)
-        assert columns("intermediate", "int_checkouts_funnelled") == FUNNELLED_COLUMNS
+        # The agreed columns, then the incremental bookkeeping column.
+        assert columns("intermediate", "int_checkouts_funnelled") == [*FUNNELLED_COLUMNS, "_inputs_loaded_at"]
         types = dict(
             con.execute(
                 "select column_name, data_type from information_schema.columns "
@@ -280,7 +268,10 @@ def test_empty_build_has_the_public_columns(dbt_env):
 
 def test_unit_tests_of_the_funnel_rules_pass(dbt_env):
     results = dbt_env["run"]("test", "--select", "test_type:unit", *EXCLUDE)
-    outcomes = {r["unique_id"].split(".")[-1]: r["status"] for r in results["results"]}
+    # Only the unit tests' outcomes (on-run-start hooks report too).
+    outcomes = {
+        r["unique_id"].split(".")[-1]: r["status"] for r in results["results"] if r["unique_id"].startswith("unit_test.")
+    }
     expected = {
         "funnel_steps_count_only_in_order",
         "funnel_window_edges",
@@ -307,27 +298,30 @@ def test_full_build_on_a_few_rows_is_utc_whatever_the_machine_zone(dbt_env):
         con.execute("SET TimeZone = 'UTC'")
         con.execute(
             """
-            insert into raw.checkout_events (event_id, event_name, event_time, checkout_id, customer_id, plan, seats)
-            values
+            insert into raw.checkout_events
+              (event_id, event_name, event_time, checkout_id, customer_id, plan, seats, _file_path, _row_number,
+               _loaded_at)
+            select *, 'f.jsonl', 1, timestamp '2026-03-06 00:00:00' from (values
               ('e1', 'checkout_started', timestamp '2026-02-28 23:30:00', 'k1', 'c1', 'premium', 5),
               ('e2', 'subscription_details_completed', timestamp '2026-03-01 00:10:00', 'k1', 'c1', null, null),
               ('e3', 'billing_address_completed', timestamp '2026-03-01 00:20:00', 'k1', 'c1', null, null),
               ('e4', 'payment_method_completed', timestamp '2026-03-01 00:30:00', 'k1', 'c1', null, null),
               ('e5', 'order_submitted', timestamp '2026-03-01 00:40:00', 'k1', 'c1', null, null),
-              ('e6', 'checkout_started', timestamp '2026-03-02 10:00:00', 'k2', 'c2', 'ultimate', 3)
+              ('e6', 'checkout_started', timestamp '2026-03-02 10:00:00', 'k2', 'c2', 'ultimate', 3))
             """
         )
         con.execute(
             """
-            insert into raw.orders (order_id, customer_id, checkout_id, created_at, updated_at, channel, order_type,
-                                    status, amount, currency, manual_intervention)
-            values
+            insert into raw.orders
+              (order_id, customer_id, checkout_id, created_at, updated_at, channel, order_type, status, amount, currency,
+               manual_intervention, _file_path, _row_number, _loaded_at)
+            select *, 'f.csv', 1, timestamp '2026-03-06 00:00:00' from (values
               ('o1', 'c1', 'k1', timestamp '2026-03-01 00:41:00', timestamp '2026-03-01 00:41:00', 'web_direct',
                'new_subscription', 'completed', 10, 'USD', false),
               ('o2', 'c2', null, timestamp '2026-03-02 09:00:00', timestamp '2026-03-02 09:00:00', 'reseller',
                'new_subscription', 'completed', 10, 'USD', false),
               ('o2', 'c2', null, timestamp '2026-03-02 09:00:00', timestamp '2026-03-05 12:00:00', 'reseller',
-               'new_subscription', 'cancelled', 10, 'USD', false)
+               'new_subscription', 'cancelled', 10, 'USD', false))
             """
         )
     finally:
