@@ -80,6 +80,40 @@ def connect_readonly(published: Path | str) -> Iterator[duckdb.DuckDBPyConnectio
         con.close()
 
 
+def open_pinned(published: Path | str) -> duckdb.DuckDBPyConnection:
+    """A long-lived, locked-down, read-only connection to the published file as it is now; the caller
+    closes it (dashboards.data keeps one per published version and closes it when the version changes).
+
+    Not `duckdb.connect(published)`: DuckDB caches database instances by path, so while such a
+    connection stayed open every later `duckdb.connect` of the same path in this process (the SQL page,
+    the next version's connection) would get the *old* file back after a publish renamed a new one
+    over it. Here a private in-memory database ATTACHes the file (READ_ONLY) under the name `published`
+    and makes it the default, so unqualified names (`marts.kpi_weekly`) resolve as with
+    `connect_readonly`; the in-memory catalog is then detached, external access disabled and the
+    configuration locked, as in `connect_readonly`. The attached file stays the inode it opened: a
+    publish (write a temporary file, rename it over) is never blocked, and DuckDB's shared read lock is
+    on the old inode. Only the dashboard's own fixed queries run here, never user SQL (the SQL page uses
+    `run_readonly_query`, a fresh connection per query).
+    """
+    published = Path(published)
+    if not published.is_file():
+        raise PublishedMissing(
+            f"no published warehouse at {published}: run `funnel run --landing DIR --warehouse FILE` first"
+        )
+    config = {k: v for k, v in READONLY_CONFIG.items() if k not in ("enable_external_access", "lock_configuration")}
+    con = duckdb.connect(":memory:", config=config)
+    try:
+        con.execute("ATTACH ? AS published (READ_ONLY)", [str(published)])
+        con.execute("USE published")
+        con.execute("DETACH memory")
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
 def _statement_types(con: duckdb.DuckDBPyConnection, sql: str) -> list[str]:
     try:
         statements = con.extract_statements(sql)

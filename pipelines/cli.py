@@ -54,8 +54,19 @@ def cmd_run(args: argparse.Namespace) -> int:
             "FUNNEL_LANDING_DIR (`funnel generate --out DIR` makes sample data)",
             EXIT_USAGE,
         )
+    from pipelines.engines import UnknownTarget, resolve_target
+
     try:
-        outcome = run_pipeline(settings, wait_seconds=args.wait)
+        target = resolve_target(args.target)
+    except UnknownTarget as unknown:
+        return _fail(str(unknown), EXIT_USAGE)
+    try:
+        if target == "duckdb":
+            outcome = run_pipeline(settings, wait_seconds=args.wait)
+        else:
+            from pipelines.engines.run import run_on_target
+
+            outcome = run_on_target(settings, target, wait_seconds=args.wait)
     except WarehouseBusyError as busy:
         return _fail(str(busy), EXIT_BUSY)
     except PipelineFailed as failed:
@@ -88,6 +99,26 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     return serve(settings.published, port=args.port, address=args.host)
 
 
+def cmd_sql(args: argparse.Namespace) -> int:
+    from pipelines.engines import UnknownTarget, resolve_target
+    from pipelines.engines.sql import SqlError, format_result, run_sql
+
+    settings = Settings.from_env(None, args.warehouse)
+    try:
+        target = resolve_target(args.target)
+    except UnknownTarget as unknown:
+        return _fail(str(unknown), EXIT_USAGE)
+    query = sys.stdin.read() if args.query == "-" else args.query
+    try:
+        result = run_sql(target, query, settings, row_limit=args.max_rows, timeout_s=args.timeout)
+    except SqlError as failed:
+        return _fail(str(failed))
+    sys.stdout.write(format_result(result.columns, result.rows, args.format))
+    if result.truncated:
+        print(f"funnel: showing the first {args.max_rows:,} rows only (--max-rows)", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="funnel", description="Checkout funnel KPIs: load, build, check, serve.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -106,11 +137,23 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--landing", help="landing directory (default $FUNNEL_LANDING_DIR or data/landing)")
     run.add_argument("--warehouse", help="DuckDB file (default $FUNNEL_WAREHOUSE or data/warehouse.duckdb)")
     run.add_argument("--wait", type=float, default=0.0, help="seconds to wait for another run to finish")
+    run.add_argument(
+        "--target", help="engine to build on: duckdb (default), postgres or spark (default $FUNNEL_TARGET)"
+    )
     run.set_defaults(handler=cmd_run)
 
     check = commands.add_parser("check", help="run every data check now; non-zero exit on an error-level failure")
     check.add_argument("--warehouse")
     check.set_defaults(handler=cmd_check)
+
+    sql = commands.add_parser("sql", help="run one read-only query against the public tables of a target")
+    sql.add_argument("query", help="the SQL query ('-' reads it from standard input)")
+    sql.add_argument("--target", help="duckdb (the published copy; default), postgres or spark (default $FUNNEL_TARGET)")
+    sql.add_argument("--format", default="table", choices=["table", "csv", "json"])
+    sql.add_argument("--warehouse", help="DuckDB file whose published copy is read (and beside which Spark keeps its tables)")
+    sql.add_argument("--max-rows", type=int, default=10_000, help="rows at most (default 10000)")
+    sql.add_argument("--timeout", type=float, default=60.0, help="seconds before the query is stopped (default 60)")
+    sql.set_defaults(handler=cmd_sql)
 
     dashboard = commands.add_parser("dashboard", help="serve the KPI dashboard")
     dashboard.add_argument("--warehouse")

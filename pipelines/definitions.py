@@ -16,8 +16,15 @@ from pipelines.sensors import new_landed_files_sensor, record_failed_run
 from pipelines.settings import Settings
 
 
-def build_definitions(settings: Settings | None = None) -> dg.Definitions:
+def build_definitions(settings: Settings | None = None, target: str | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
+    # $FUNNEL_TARGET (or `target`) other than duckdb: the same graph built on that engine (docs/engines.md).
+    from pipelines.engines import resolve_target
+
+    if resolve_target(target) != "duckdb":
+        from pipelines.engines.dagster import build_engine_definitions
+
+        return build_engine_definitions(settings, resolve_target(target))
     return dg.Definitions(
         assets=[ingest_landing_asset, dbt_models, published_warehouse],
         asset_checks=ASSET_CHECKS,

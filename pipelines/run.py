@@ -7,19 +7,18 @@ import os
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-
-import dagster as dg
+from typing import TYPE_CHECKING
 
 from pipelines import report
-from pipelines.assets.dbt import build_fingerprint
-from pipelines.assets.raw import LOAD_LEDGER, RAW_EVENTS, RAW_ORDERS, REJECTED_ROWS
+from pipelines.dbt_build import build_fingerprint
 from pipelines.ingest.ledger import ensure_tables, last_published_fingerprint
 from pipelines.ingest.load import new_files
 from pipelines.run_status import write_run_status
 from pipelines.settings import Settings
 from pipelines.warehouse import connect, writer_lock
 
-INGESTION_KEYS = [RAW_EVENTS, RAW_ORDERS, LOAD_LEDGER, REJECTED_ROWS]
+if TYPE_CHECKING:
+    import dagster as dg
 
 
 @dataclass
@@ -35,12 +34,16 @@ class PipelineFailed(RuntimeError):
 
 
 def _instance() -> dg.DagsterInstance:
+    import dagster as dg
+
     # With DAGSTER_HOME set the run is recorded where `dagster dev` shows it; otherwise it leaves no trace.
     return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
 
 
 def _failures(result: dg.ExecuteInProcessResult) -> tuple[list[str], list[str]]:
     """(errors, warnings): failed steps and failed asset checks, in words."""
+    import dagster as dg
+
     errors, warnings = [], []
     for event in result.all_events:
         if event.is_step_failure:
@@ -109,11 +112,15 @@ def _up_to_date(settings: Settings) -> bool:
 def run_pipeline(settings: Settings, wait_seconds: float = 0.0) -> RunOutcome:
     """Materialise every asset once. Raises PipelineFailed (with the report) when a step or an
     error-level check fails; WarehouseBusyError when another run holds the warehouse."""
-    from pipelines.definitions import build_definitions
-
     with writer_lock(settings.warehouse, wait_seconds=wait_seconds):
+        if _up_to_date(settings):
+            # No new file and the dbt project of the last published build: nothing to materialise,
+            # so neither Dagster nor dbt is even loaded.
+            text = _report(settings, "", [], [])
+            return RunOutcome(run_id="", report=text + "\nThe marts and the published copy are up to date: nothing rebuilt.")
+        from pipelines.definitions import build_definitions
+
         job = build_definitions(settings).resolve_job_def("funnel_pipeline")
-        up_to_date = _up_to_date(settings)
         window = {"config": {"conversion_window_days": settings.conversion_window_days}}
         run_config = {
             "ops": {"dbt_models": window, "published_warehouse": window},
@@ -126,19 +133,12 @@ def run_pipeline(settings: Settings, wait_seconds: float = 0.0) -> RunOutcome:
         # dbt's own progress lines go to the run's log file, not the terminal.
         with log_path.open("w") as log, contextlib.redirect_stdout(log):
             result = job.execute_in_process(
-                instance=_instance(),
-                raise_on_error=False,
-                run_config=run_config if not up_to_date else {"loggers": run_config["loggers"]},
-                run_id=run_id,
-                # Nothing new and the same dbt project: the marts and the published copy stand as they are.
-                asset_selection=INGESTION_KEYS if up_to_date else None,
+                instance=_instance(), raise_on_error=False, run_config=run_config, run_id=run_id
             )
         errors, warnings = _failures(result)
         if not result.success and not errors:
             errors.append("the run failed (see the Dagster event log)")
         text = _report(settings, result.run_id, errors, warnings) + f"\nRun log: {log_path}"
-        if up_to_date:
-            text += "\nThe marts were built from these same files and this same dbt project: nothing to rebuild."
         if errors:
             _record_failure(settings, result.run_id, "; ".join(errors))
             raise PipelineFailed("run failed: " + "; ".join(errors), text)

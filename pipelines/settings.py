@@ -38,7 +38,7 @@ class Settings:
     landing_dir: Path
     warehouse: Path
     conversion_window_days: int = 30
-    duckdb_memory_limit: str = "4GB"
+    duckdb_memory_limit: str = "2GB"
     duckdb_threads: int = 2
 
     @property
@@ -51,6 +51,6 @@ class Settings:
             landing_dir=Path(landing_dir or os.environ.get("FUNNEL_LANDING_DIR", "data/landing")).resolve(),
             warehouse=Path(warehouse or os.environ.get("FUNNEL_WAREHOUSE", "data/warehouse.duckdb")).resolve(),
             conversion_window_days=int(os.environ.get("FUNNEL_CONVERSION_WINDOW_DAYS", "30")),
-            duckdb_memory_limit=os.environ.get("FUNNEL_DUCKDB_MEMORY_LIMIT", "4GB"),
+            duckdb_memory_limit=os.environ.get("FUNNEL_DUCKDB_MEMORY_LIMIT", "2GB"),
             duckdb_threads=int(os.environ.get("FUNNEL_DUCKDB_THREADS", str(os.cpu_count() or 2))),
         )

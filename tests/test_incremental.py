@@ -29,7 +29,7 @@ def test_a_changed_conversion_window_rebuilds_every_checkout(tmp_path):
 
     narrower = dataclasses.replace(settings, conversion_window_days=7)
     outcome = run_pipeline(narrower)
-    assert "nothing to rebuild" not in outcome.report
+    assert "nothing rebuilt" not in outcome.report
     converted_7 = dict(_converted(settings.published))
     assert converted_7["k05"] is False and converted_7["k01"] is True
 

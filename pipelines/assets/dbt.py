@@ -1,7 +1,6 @@
 """The dbt project as Dagster assets: every model and seed an asset, every dbt test an asset check."""
 
 
-import hashlib
 import json
 import os
 from collections.abc import Mapping
@@ -16,12 +15,12 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from pipelines.dbt_build import build_fingerprint, project_files
 from pipelines.ingest.ledger import ensure_tables, last_published_fingerprint
 from pipelines.resources import WarehouseResource
 from pipelines.settings import DBT_PROJECT_DIR
 
 DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-DBT_SOURCE_DIRS = ("models", "macros", "seeds", "tests")
 
 
 def _manifest_is_stale(project: DbtProject) -> bool:
@@ -29,22 +28,7 @@ def _manifest_is_stale(project: DbtProject) -> bool:
     if not manifest.exists():
         return True
     built = manifest.stat().st_mtime
-    files = [DBT_PROJECT_DIR / "dbt_project.yml"]
-    for folder in DBT_SOURCE_DIRS:
-        files += [p for p in (DBT_PROJECT_DIR / folder).rglob("*") if p.is_file()]
-    return any(p.stat().st_mtime > built for p in files)
-
-
-def build_fingerprint(conversion_window_days: int) -> str:
-    """Changes whenever a dbt build could give other tables from the same raw data."""
-    digest = hashlib.sha256(f"conversion_window_days={conversion_window_days}".encode())
-    files = [DBT_PROJECT_DIR / "dbt_project.yml"]
-    for folder in DBT_SOURCE_DIRS:
-        files += sorted(p for p in (DBT_PROJECT_DIR / folder).rglob("*") if p.is_file())
-    for path in files:
-        digest.update(path.relative_to(DBT_PROJECT_DIR).as_posix().encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
+    return any(p.stat().st_mtime > built for p in project_files())
 
 
 def prepare_manifest(project: DbtProject = DBT_PROJECT) -> None:
@@ -72,8 +56,12 @@ class FunnelDbtTranslator(DagsterDbtTranslator):
 TRANSLATOR = FunnelDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
-def dbt_build_args(conversion_window_days: int, full_refresh: bool) -> list[str]:
+def dbt_build_args(conversion_window_days: int, full_refresh: bool, unit_tests: bool = False) -> list[str]:
+    # Unit tests check the SQL, not the data: on DuckDB `make test` runs them, so a run needs only
+    # the data tests; on another engine they prove the SQL there and run with every build.
     args = ["build", "--vars", json.dumps({"conversion_window_days": conversion_window_days})]
+    if not unit_tests:
+        args += ["--exclude-resource-type", "unit_test"]
     return [*args, "--full-refresh"] if full_refresh else args
 
 
@@ -101,6 +89,7 @@ def dbt_models(
     # dbt-duckdb opens the warehouse itself (profiles.yml reads FUNNEL_WAREHOUSE); this process
     # holds no connection meanwhile, only the writer lock.
     os.environ["FUNNEL_WAREHOUSE"] = warehouse.path
+    os.environ["FUNNEL_DUCKDB_MEMORY_LIMIT"] = warehouse.memory_limit
     with warehouse.writer_lock():
         full_refresh = config.full_refresh or needs_full_refresh(warehouse, config.conversion_window_days)
         if full_refresh:

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.assets.dbt import DBT_PROJECT, WindowConfig, build_fingerprint, dbt_models
+from pipelines.assets.dbt import DBT_PROJECT, WindowConfig, dbt_models
 from pipelines.assets.raw import ingest_landing_asset
+from pipelines.dbt_build import build_fingerprint
 from pipelines.publish import publish
 from pipelines.resources import WarehouseResource
 from pipelines.run_status import write_run_status

@@ -215,14 +215,27 @@ class _SourceLoader:
             # The first copy wins: earlier file, then earlier row; anything already loaded wins over both.
             con.execute(
                 f"""
+                CREATE OR REPLACE TEMP TABLE candidates AS
+                SELECT * FROM validated WHERE reason IS NULL
+                QUALIFY row_number() OVER (PARTITION BY {partition} ORDER BY file_idx, row_number) = 1
+                """
+            )
+            # Keys already loaded, found by probing the raw table with the (smaller) chunk: the hash
+            # table is built on the chunk, never on the whole history.
+            con.execute(
+                f"""
+                CREATE OR REPLACE TEMP TABLE already_loaded AS
+                SELECT {", ".join(f"r.{k}" for k in source.key)}
+                FROM raw.{source.name} r SEMI JOIN candidates f ON {key_match}
+                """
+            )
+            con.execute(
+                f"""
                 INSERT INTO raw.{source.name}
                 SELECT {columns}, s.file_path, f.row_number, {self.load_time}, '{run_id}'
-                FROM (
-                  SELECT * FROM validated WHERE reason IS NULL
-                  QUALIFY row_number() OVER (PARTITION BY {partition} ORDER BY file_idx, row_number) = 1
-                ) f
+                FROM candidates f
+                ANTI JOIN already_loaded r ON {key_match}
                 JOIN stage_files s USING (file_idx)
-                WHERE NOT EXISTS (SELECT 1 FROM raw.{source.name} r WHERE {key_match})
                 """
             )
             counts = con.execute(

@@ -11,9 +11,10 @@ from pipelines.warehouse import connect
 from tests.conftest import CLEAN_LANDING
 
 
-def test_a_blocking_check_stops_publishing_and_says_why(tmp_path, capsys):
+def test_a_blocking_check_stops_publishing_and_says_why(tmp_path, capsys, landing_copy):
+    landing = landing_copy(CLEAN_LANDING)
     warehouse = tmp_path / "w.duckdb"
-    args = ["run", "--landing", str(CLEAN_LANDING), "--warehouse", str(warehouse)]
+    args = ["run", "--landing", str(landing), "--warehouse", str(warehouse)]
     assert main(args) == 0
     published = warehouse.with_name("w.published.duckdb")
     before = published.stat()
@@ -21,6 +22,11 @@ def test_a_blocking_check_stops_publishing_and_says_why(tmp_path, capsys):
     # Break an invariant the loader guarantees: two rows with one event_id.
     with connect(warehouse) as con:
         con.execute("INSERT INTO raw.checkout_events SELECT * FROM raw.checkout_events WHERE event_id = 'ev001'")
+    # New data lands, so the next run has work to do and checks what it loads on.
+    (landing / "checkout_events" / "events-9.jsonl").write_text(
+        '{"event_id": "ev900", "event_name": "checkout_started", "event_time": "2026-03-20T10:00:00Z", '
+        '"checkout_id": "k90", "customer_id": "c90"}\n'
+    )
     capsys.readouterr()
 
     assert main(args) == 1

@@ -67,9 +67,11 @@ PAYMENT_FAILURES = [
 
 
 def render_model(sql: str, refs: dict[str, str]) -> str:
-    """Render a dbt model with the two macros the dashboard marts use."""
+    """Render a dbt model with the macros the dashboard marts use (`ref`, `config`, and the project's
+    `byte_order` as dbt renders it on DuckDB)."""
     env = jinja2.Environment(undefined=jinja2.StrictUndefined)
-    return env.from_string(sql).render(ref=lambda name: refs[name], config=lambda **_: "")
+    return env.from_string(sql).render(ref=lambda name: refs[name], config=lambda **_: "",
+                                       byte_order=lambda expr: f'{expr} collate "binary"')
 
 
 def build_dashboard_marts(con: duckdb.DuckDBPyConnection, refs: dict[str, str]) -> list[str]:

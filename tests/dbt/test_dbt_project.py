@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from pipelines.ingest.ledger import ensure_tables
-import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DBT_DIR = PROJECT_ROOT / "dbt_project"

@@ -1,0 +1,1 @@
+"""The benchmark (`make bench`): see benchmarks/run.py and docs/performance.md."""

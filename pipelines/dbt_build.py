@@ -1,0 +1,26 @@
+"""What a dbt build depends on, without importing Dagster: the project's files and their fingerprint."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from pipelines.settings import DBT_PROJECT_DIR
+
+DBT_SOURCE_DIRS = ("models", "macros", "seeds", "tests")
+
+
+def project_files() -> list[Path]:
+    files = [DBT_PROJECT_DIR / "dbt_project.yml"]
+    for folder in DBT_SOURCE_DIRS:
+        files += sorted(p for p in (DBT_PROJECT_DIR / folder).rglob("*") if p.is_file())
+    return files
+
+
+def build_fingerprint(conversion_window_days: int) -> str:
+    """Changes whenever a dbt build could give other tables from the same raw data."""
+    digest = hashlib.sha256(f"conversion_window_days={conversion_window_days}".encode())
+    for path in project_files():
+        digest.update(path.relative_to(DBT_PROJECT_DIR).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()

@@ -1,0 +1,137 @@
+"""The Dagster definitions for a target other than DuckDB ($FUNNEL_TARGET=postgres|spark).
+
+The same graph as on DuckDB, with one step more:
+
+  ingest_landing (DuckDB validates the landed files, as always)
+    -> <target>/raw/*, <target>/audit/* (engine_raw: COPY into PostgreSQL, or Parquet for Spark)
+    -> every dbt model and seed, built on the target; every dbt test an asset check there.
+
+The Great Expectations checks of the ingestion (raw tables, ledger) run on DuckDB as always. The GX
+checks of the marts read DuckDB tables, so they are not part of a run on another engine: there the
+dbt tests (not null, unique, accepted values, ranges, row counts, unit tests) are the checks.
+`published_warehouse` (the DuckDB copy for the dashboard) is DuckDB only too.
+"""
+
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+
+from pipelines.assets.dbt import DBT_PROJECT, DbtRunConfig, FunnelDbtTranslator, dbt_build_args
+from pipelines.assets.raw import ingest_landing_asset
+from pipelines.checks import ASSET_CHECKS
+from pipelines.dbt_build import build_fingerprint
+from pipelines.engines import resolve_target
+from pipelines.engines.build import publish_raw, target_env
+from pipelines.engines.schema import SOURCE_TABLES
+from pipelines.ingest.ledger import ensure_tables
+from pipelines.jobs import funnel_pipeline_job
+from pipelines.resources import LandingResource, WarehouseResource
+from pipelines.schedules import daily_funnel_schedule
+from pipelines.sensors import new_landed_files_sensor, record_failed_run
+from pipelines.settings import Settings
+
+INGESTION_CHECKS = "ingest_landing_checks"
+
+
+def engine_source_key(target: str, schema: str, table: str) -> dg.AssetKey:
+    return dg.AssetKey([target, schema, table])
+
+
+class EngineDbtTranslator(FunnelDbtTranslator):
+    """Models keep their `<schema>/<model>` keys; sources are the raw tables on the target."""
+
+    def __init__(self, target: str, **kwargs):
+        super().__init__(**kwargs)
+        self.target = target
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return engine_source_key(self.target, dbt_resource_props["source_name"], dbt_resource_props["name"])
+        return super().get_asset_key(dbt_resource_props)
+
+
+def _settings_of(warehouse: WarehouseResource, landing: LandingResource) -> Settings:
+    return Settings(landing_dir=Path(landing.path), warehouse=Path(warehouse.path))
+
+
+def engine_raw_asset(target: str) -> dg.AssetsDefinition:
+    @dg.multi_asset(
+        name=f"publish_raw_to_{target}",
+        group_name="ingestion",
+        specs=[
+            dg.AssetSpec(
+                engine_source_key(target, t.schema, t.name),
+                deps=[ingest_landing_asset],
+                description=f"{t.qualified} on {target}: the validated rows of the DuckDB warehouse.",
+            )
+            for t in SOURCE_TABLES
+        ],
+    )
+    def _publish(context: dg.AssetExecutionContext, warehouse: WarehouseResource, landing: LandingResource):
+        with warehouse.writer_lock(), warehouse.connect(read_only=True) as con:
+            counts = publish_raw(target, _settings_of(warehouse, landing), con=con)
+        for table in SOURCE_TABLES:
+            yield dg.MaterializeResult(
+                asset_key=engine_source_key(target, table.schema, table.name),
+                metadata={"rows": counts.get(table.qualified, 0), "target": target},
+            )
+
+    return _publish
+
+
+def needs_full_refresh_on(target: str, warehouse: WarehouseResource, conversion_window_days: int) -> bool:
+    """Incremental models on `target` were computed by other rules unless the last successful build
+    there used this same dbt project and window (pipelines.engines.run records `<target>:<fingerprint>`)."""
+    with warehouse.connect() as con:
+        ensure_tables(con)
+        rows = con.execute(
+            "SELECT build_fingerprint FROM audit.pipeline_runs WHERE status = 'success' "
+            "AND build_fingerprint LIKE ? ORDER BY finished_at DESC LIMIT 1",
+            [f"{target}:%"],
+        ).fetchall()
+    return not rows or rows[0][0] != f"{target}:{build_fingerprint(conversion_window_days)}"
+
+
+def engine_dbt_assets(target: str) -> dg.AssetsDefinition:
+    translator = EngineDbtTranslator(target, settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+    @dbt_assets(manifest=DBT_PROJECT.manifest_path, project=DBT_PROJECT, dagster_dbt_translator=translator)
+    def dbt_models(
+        context: dg.AssetExecutionContext,
+        config: DbtRunConfig,
+        dbt: DbtCliResource,
+        warehouse: WarehouseResource,
+        landing: LandingResource,
+    ):
+        # The profile reads its settings from the environment (PG*, FUNNEL_SPARK_*, FUNNEL_RAW_PARQUET_DIR).
+        os.environ.update(target_env(target, _settings_of(warehouse, landing)))
+        full_refresh = config.full_refresh or needs_full_refresh_on(target, warehouse, config.conversion_window_days)
+        if full_refresh:
+            context.log.info(f"dbt project or window changed since the last build on {target}: full refresh")
+        args = dbt_build_args(config.conversion_window_days, full_refresh, unit_tests=True)
+        yield from dbt.cli(args, context=context).stream()
+
+    return dbt_models
+
+
+def build_engine_definitions(settings: Settings, target: str) -> dg.Definitions:
+    target = resolve_target(target)
+    return dg.Definitions(
+        assets=[ingest_landing_asset, engine_raw_asset(target), engine_dbt_assets(target)],
+        asset_checks=[c for c in ASSET_CHECKS if c.node_def.name == INGESTION_CHECKS],
+        resources={
+            "warehouse": WarehouseResource.from_settings(settings),
+            "landing": LandingResource(path=str(settings.landing_dir)),
+            "dbt": DbtCliResource(
+                project_dir=DBT_PROJECT, profiles_dir=str(DBT_PROJECT.profiles_dir), target=target
+            ),
+        },
+        jobs=[funnel_pipeline_job],
+        sensors=[new_landed_files_sensor, record_failed_run],
+        schedules=[daily_funnel_schedule],
+    )

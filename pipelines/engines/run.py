@@ -1,0 +1,100 @@
+"""`funnel run --target postgres|spark`: validate with DuckDB as always, then build on the engine.
+
+Through Dagster in-process, like `funnel run`: ingestion and its data checks on DuckDB, the raw rows
+published to the engine, every dbt model, seed and test built there. The DuckDB marts and the
+published DuckDB copy are left as they are (the dashboard reads DuckDB; analysts use `funnel sql
+--target T` against the engine).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from datetime import UTC, datetime
+
+from pipelines import report
+from pipelines.dbt_build import build_fingerprint
+from pipelines.engines import resolve_target
+from pipelines.engines.dagster import build_engine_definitions
+from pipelines.ingest.ledger import ensure_tables
+from pipelines.run import PipelineFailed, RunOutcome, _failures, _instance, _record_failure
+from pipelines.settings import Settings
+from pipelines.warehouse import connect, writer_lock
+
+
+def run_on_target(settings: Settings, target: str, wait_seconds: float = 0.0) -> RunOutcome:
+    target = resolve_target(target)
+    with writer_lock(settings.warehouse, wait_seconds=wait_seconds):
+        job = build_engine_definitions(settings, target).resolve_job_def("funnel_pipeline")
+        window = {"config": {"conversion_window_days": settings.conversion_window_days}}
+        run_config = {
+            "ops": {"dbt_models": window},
+            "loggers": {"console": {"config": {"log_level": os.environ.get("FUNNEL_LOG_LEVEL", "ERROR")}}},
+        }
+        run_id = str(uuid.uuid4())
+        log_path = settings.warehouse.parent / "logs" / f"run-{run_id}.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with log_path.open("w") as log, contextlib.redirect_stdout(log):
+            result = job.execute_in_process(
+                instance=_instance(), raise_on_error=False, run_config=run_config, run_id=run_id
+            )
+        errors, warnings = _failures(result)
+        if not result.success and not errors:
+            errors.append("the run failed (see the Dagster event log)")
+        text = _report(settings, target, result, errors, warnings) + f"\nRun log: {log_path}"
+        if errors:
+            _record_failure(settings, result.run_id, f"[{target}] " + "; ".join(errors))
+            raise PipelineFailed(f"run on {target} failed: " + "; ".join(errors), text)
+        _record_success(settings, result.run_id, target)
+    return RunOutcome(run_id=result.run_id, report=text)
+
+
+def _record_success(settings: Settings, run_id: str, target: str) -> None:
+    # The fingerprint names the target: a later DuckDB `funnel run` never takes these files as
+    # already built into the DuckDB marts.
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with connect(settings.warehouse) as con:
+        con.execute(
+            """
+            INSERT INTO audit.pipeline_runs
+            SELECT ?, coalesce(min(loaded_at), ?), ?, 'success', ?, count(*) FILTER (WHERE status = 'loaded'),
+                   count(*) FILTER (WHERE status = 'rejected'), coalesce(sum(rows_loaded), 0),
+                   coalesce(sum(rows_rejected), 0), ?
+            FROM audit.load_ledger WHERE run_id = ?
+            """,
+            [run_id, now, now, f"built on {target}",
+             f"{target}:{build_fingerprint(settings.conversion_window_days)}", run_id],
+        )
+
+
+def _report(settings: Settings, target: str, result, errors: list[str], warnings: list[str]) -> str:
+    lines = []
+    with connect(settings.warehouse) as con:
+        ensure_tables(con)
+        ledger = report.run_ledger(con, result.run_id)
+        if not ledger:
+            lines.append("No new files: nothing loaded.")
+        for source, files, files_rejected, read, loaded, rejected, duplicates in ledger:
+            lines.append(
+                f"{source}: {files} new files ({files_rejected} rejected whole), {read:,} rows read, "
+                f"{loaded:,} loaded, {rejected:,} rejected, {duplicates:,} duplicates dropped"
+            )
+    for event in result.get_asset_materialization_events():
+        key = event.asset_key.path
+        if key[0] == target and len(key) == 3:
+            rows = event.materialization.metadata.get("rows")
+            lines.append(f"published to {target}: {'.'.join(key[1:])} ({rows.value if rows else '?'} rows)")
+    checks = result.get_asset_check_evaluations()
+    built = {
+        e.asset_key for e in result.get_asset_materialization_events()
+        if e.asset_key.path[0] not in (target, "raw", "audit")
+    }
+    lines.append(
+        f"Built on {target}: {len(built)} models and seeds, "
+        f"{sum(1 for c in checks if c.passed)} of {len(checks)} checks passed"
+    )
+    lines += [f"WARNING {w}" for w in warnings] + [f"ERROR {e}" for e in errors]
+    if not errors:
+        lines.append(f"Query it: funnel sql --target {target} \"SELECT * FROM marts.kpi_weekly ORDER BY period_start DESC LIMIT 8\"")
+    return "\n".join(lines)

@@ -1,0 +1,245 @@
+"""The same dbt models on PostgreSQL and Spark give the same public tables as DuckDB.
+
+Two data sets, the conformance kit and a generated one, each validated and built on DuckDB by
+`funnel run` (the reference), then built on a real PostgreSQL server (started here, on 127.0.0.1)
+and on a local Spark (session method, Derby metastore, plain Parquet tables, all in temporary
+folders), and compared table by table: every value exactly, floats to 1e-9.
+
+- conformance kit: `funnel run --target postgres` and `--target spark` (Dagster, dbt as a child
+  process, every model, seed, data test and unit test), then `funnel sql` on each target;
+- generated data: raw rows published to each engine and `dbt build` there (Spark in this process,
+  reusing one SparkSession; unit tests are skipped, they do not depend on the data);
+- every portability macro against known values on all three targets.
+
+Marked `engines` (slow): `pytest -m 'not engines'` skips them locally; CI always runs them, and fails
+instead of skipping when PostgreSQL or Java is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from pipelines import cli
+from pipelines.engines.build import publish_raw, run_dbt
+from pipelines.engines.compare import PUBLIC_TABLES, compare_public_tables, fetch_table
+from pipelines.generate import generate_landing
+from pipelines.run import run_pipeline
+from pipelines.settings import Settings
+from tests.conftest import CLEAN_LANDING
+from tests.engines.servers import postgres_available, postgres_server
+
+pytestmark = pytest.mark.engines
+
+DATASETS = ("conformance", "generated")
+TARGETS = ("postgres", "spark")
+
+
+def _unavailable() -> str | None:
+    return postgres_available() or (None if shutil.which("java") else "no java")
+
+
+@pytest.fixture(scope="module")
+def engines(tmp_path_factory):
+    """Everything, once, in order (a Spark metastore serves one process at a time): returns
+    {(dataset, target): {table: differences}} and the settings of each data set."""
+    missing = _unavailable()
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"the engine tests cannot run here: {missing}")
+        pytest.skip(missing)
+    root = tmp_path_factory.mktemp("engines")
+    spark_dir = root / "spark"
+    with postgres_server() as pg, pytest.MonkeyPatch.context() as env:
+        for name, value in pg.items():
+            env.setenv(name, value)
+        # One Spark warehouse and metastore for the module: the in-process session reads both data sets.
+        env.setenv("FUNNEL_SPARK_WAREHOUSE_DIR", str(spark_dir / "warehouse"))
+        env.setenv("FUNNEL_SPARK_METASTORE_DIR", str(spark_dir))
+        env.delenv("FUNNEL_TARGET", raising=False)
+        env.delenv("FUNNEL_RAW_PARQUET_DIR", raising=False)
+        try:
+            yield _run_everything(root)
+        finally:
+            from pipelines.engines.spark import stop_spark
+
+            stop_spark()
+
+
+def _run_everything(root: Path) -> dict:
+    settings = {}
+    generated = root / "generated-landing"
+    generate_landing(generated, days=21, checkouts_per_day=60, seed=11, end_date=date(2026, 3, 31), history_days=30)
+    for dataset, landing in (("conformance", CLEAN_LANDING), ("generated", generated)):
+        settings[dataset] = Settings.from_env(landing, root / dataset / "warehouse.duckdb")
+        run_pipeline(settings[dataset])  # the DuckDB reference, validated and built as always
+
+    results, outputs = {}, {}
+    conformance = settings["conformance"]
+    # `funnel run --target T`: Dagster, ingestion on DuckDB (nothing new here), publish, dbt build on T.
+    for target in TARGETS:
+        code = cli.main(["run", "--landing", str(conformance.landing_dir), "--warehouse",
+                         str(conformance.warehouse), "--target", target])
+        assert code == 0, f"funnel run --target {target} failed"
+        results[("conformance", target)] = compare_public_tables("duckdb", target, conformance)
+    # An analyst's query on each target (Spark: in this process, through the session made above).
+    for target in ("duckdb", *TARGETS):
+        outputs[target] = _funnel_sql(conformance, target)
+
+    data = settings["generated"]
+    for target in TARGETS:
+        publish_raw(target, data)
+        # --full-refresh: the engine's incremental tables hold the conformance kit's checkouts.
+        outcome = run_dbt(
+            ["build", "--full-refresh", "--exclude", "test_type:unit"], target, data, in_process=(target == "spark")
+        )
+        assert outcome.success, f"dbt build --target {target} failed: {outcome.output[-3000:]}"
+        results[("generated", target)] = compare_public_tables("duckdb", target, data)
+    return {"results": results, "settings": settings, "sql": outputs}
+
+
+def _funnel_sql(settings: Settings, target: str) -> list[dict]:
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = cli.main([
+            "sql", "--target", target, "--warehouse", str(settings.warehouse), "--format", "json",
+            (
+                "SELECT period_start, checkouts_started, checkout_conversion_rate FROM marts.kpi_weekly "
+                "ORDER BY period_start"
+            ),
+        ])
+    assert code == 0
+    return json.loads(out.getvalue())
+
+
+@pytest.mark.parametrize("dataset", DATASETS)
+@pytest.mark.parametrize("target", TARGETS)
+def test_public_tables_equal_duckdb(engines, dataset, target):
+    differences = engines["results"][(dataset, target)]
+    assert set(differences) == set(PUBLIC_TABLES)
+    assert {t: d for t, d in differences.items() if d} == {}
+
+
+def test_generated_data_is_not_trivial(engines):
+    columns, rows = fetch_table("duckdb", engines["settings"]["generated"], "kpi_daily")
+    converted = columns.index("checkouts_converted")
+    assert len(rows) >= 21 and sum(r[converted] for r in rows) > 50
+
+
+def test_funnel_sql_gives_the_same_rows_on_every_target(engines):
+    outputs = engines["sql"]
+    assert outputs["duckdb"], "no weekly rows"
+    for target in TARGETS:
+        assert len(outputs[target]) == len(outputs["duckdb"])
+        for expected, found in zip(outputs["duckdb"], outputs[target], strict=True):
+            assert found["period_start"] == expected["period_start"]
+            assert found["checkouts_started"] == expected["checkouts_started"]
+            if expected["checkout_conversion_rate"] is None:
+                assert found["checkout_conversion_rate"] is None
+            else:
+                assert found["checkout_conversion_rate"] == pytest.approx(expected["checkout_conversion_rate"], abs=1e-9)
+
+
+@pytest.mark.parametrize("target", ("duckdb", *TARGETS))
+@pytest.mark.parametrize(
+    "statement",
+    ["DROP TABLE marts.kpi_weekly", "CREATE TABLE marts.x AS SELECT 1 AS a", "INSERT INTO marts.kpi_targets SELECT * FROM marts.kpi_targets"],
+)
+def test_funnel_sql_refuses_writes(engines, target, statement, capsys):
+    settings = engines["settings"]["conformance"]
+    assert cli.main(["sql", "--target", target, "--warehouse", str(settings.warehouse), statement]) == 1
+    assert "refused" in capsys.readouterr().err
+    _, rows = fetch_table(target, settings, "kpi_weekly")
+    assert rows
+
+
+# Every portability macro, against known values, on every target.
+MACRO_QUERY = """
+{%- set ts = "cast('2026-03-01 10:00:00.5' as " ~ dbt.type_timestamp() ~ ")" -%}
+{%- set ids = "(select 'a1' as id union all select 'a-2' as id union all select 'B7' as id)" -%}
+{%- set nums = "(select 1.0 as x union all select 2.0 as x union all select 4.0 as x union all select 10.0 as x)" -%}
+select
+    {{ checkout_funnel.epoch_seconds(ts) }} as epoch,
+    {{ checkout_funnel.hours_between("cast('2026-03-01 10:00:00' as " ~ dbt.type_timestamp() ~ ")",
+                                     "cast('2026-03-02 11:30:00' as " ~ dbt.type_timestamp() ~ ")") }} as hours,
+    {{ checkout_funnel.epoch_seconds(checkout_funnel.add_interval('day', 30, ts)) }} as plus_30_days_epoch,
+    {{ checkout_funnel.epoch_seconds(window_end(ts)) }} as window_end_epoch,
+    cast(cast({{ checkout_funnel.add_interval('month', 1, "cast('2026-01-31' as date)") }} as date) as {{ dbt.type_string() }}) as plus_month,
+    cast(cast({{ checkout_funnel.add_interval('week', 1, "cast('2026-03-02' as date)") }} as date) as {{ dbt.type_string() }}) as plus_week,
+    cast({{ period_start_of('week', "cast('2026-03-08 23:59:59' as " ~ dbt.type_timestamp() ~ ")") }} as {{ dbt.type_string() }}) as week_of_sunday,
+    {{ checkout_funnel.safe_rate('1', '0') }} as rate_null,
+    {{ checkout_funnel.safe_rate('1', '4') }} as rate,
+    (select {{ checkout_funnel.exact_median('x') }} from {{ nums }} as n) as median_even,
+    (select {{ checkout_funnel.exact_median('x') }} from {{ nums }} as n where x < 5) as median_odd,
+    (select max(case when rn = 1 then id end) from (
+        select id, row_number() over (order by {{ checkout_funnel.byte_order('id') }}) as rn from {{ ids }} as i) as r) as first_id,
+    (select max(case when rn = 2 then id end) from (
+        select id, row_number() over (order by {{ checkout_funnel.byte_order('id') }}) as rn from {{ ids }} as i) as r) as second_id,
+    (select count(*) from ({{ checkout_funnel.period_series('week',
+        "(select cast('2026-01-05' as date) as lo, cast('2026-02-02' as date) as hi)", 'lo', 'hi') }}) as s) as weeks,
+    (select count(*) from ({{ checkout_funnel.period_series('month',
+        "(select cast('2026-01-01' as date) as lo, cast('2026-03-01' as date) as hi)", 'lo', 'hi') }}) as s) as months,
+    (select count(*) from ({{ checkout_funnel.period_series('day',
+        "(select cast(null as date) as lo, cast(null as date) as hi)", 'lo', 'hi') }}) as s) as no_days
+"""
+
+MACRO_EXPECTED = {
+    "epoch": 1772359200.5, "hours": 25.5, "plus_30_days_epoch": 1772359200.5 + 30 * 86400,
+    "window_end_epoch": 1772359200.5 + 30 * 86400, "plus_month": "2026-02-28", "plus_week": "2026-03-09",
+    "week_of_sunday": "2026-03-02", "rate_null": None, "rate": 0.25, "median_even": 3.0, "median_odd": 2.0,
+    "first_id": "B7", "second_id": "a-2", "weeks": 5, "months": 3, "no_days": 0,
+}
+
+
+@pytest.mark.parametrize("target", ("duckdb", *TARGETS))
+def test_portability_macros(engines, target):
+    from dbt.cli.main import dbtRunner
+
+    from pipelines.engines.build import _environ, target_env
+    from pipelines.settings import DBT_PROJECT_DIR
+
+    settings = engines["settings"]["conformance"]
+    scratch = settings.warehouse.parent / f"macro-test-{target}"
+    env = target_env(target, settings)
+    if target == "duckdb":
+        env["FUNNEL_WAREHOUSE"] = str(scratch / "scratch.duckdb")  # never the reference warehouse
+        scratch.mkdir(exist_ok=True)
+    with _environ(env):
+        result = dbtRunner().invoke([
+            "show", "--inline", MACRO_QUERY, "--target", target, "--project-dir", str(DBT_PROJECT_DIR),
+            "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(scratch / "target"),
+            "--log-path", str(scratch / "logs"), "--quiet",
+        ])
+    assert result.success, result.exception
+    table = result.result.results[0].agate_table
+    row = dict(zip([c.lower() for c in table.column_names], table.rows[0], strict=True))
+    for name, expected in MACRO_EXPECTED.items():
+        found = row[name]
+        if expected is None or isinstance(expected, str):
+            assert (None if found is None else str(found)) == expected, (name, found)
+        else:
+            assert float(found) == pytest.approx(expected, abs=1e-9), (name, found)
+
+
+def test_spark_source_ddl_matches_the_export_columns():
+    """macros/portability.sql `raw_source_tables` and pipelines/engines/schema.py list the same columns."""
+    import re
+
+    from pipelines.engines.schema import KINDS, SOURCE_TABLES
+
+    text = (Path(__file__).resolve().parents[2] / "dbt_project" / "macros" / "portability.sql").read_text()
+    for table in SOURCE_TABLES:
+        block = re.search(rf"'{table.qualified}': \(\[(.*?)\]", text, re.DOTALL).group(1)
+        declared = re.findall(r"'(\w+) ([\w(),]+)'", block)
+        expected = [(n, KINDS[k][1]) for n, k in table.columns]
+        if table.partition:
+            expected.append((table.partition[0], "date"))
+        assert declared == expected, table.qualified
