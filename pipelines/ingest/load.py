@@ -123,6 +123,10 @@ def ingest_landing(
     return summary
 
 
+def _key_match(source: Source, left: str, right: str) -> str:
+    return " AND ".join(f"{left}.{k} = {right}.{k}" for k in source.key)
+
+
 class _SourceLoader:
     """Loads the new files of one source, a chunk of whole files per transaction."""
 
@@ -193,7 +197,7 @@ class _SourceLoader:
         con.register("chunk_files", files)
         con.execute("CREATE OR REPLACE TEMP TABLE stage_files AS SELECT * FROM chunk_files")
         con.unregister("chunk_files")
-        key_match = " AND ".join(f"r.{k} = f.{k}" for k in source.key)
+        key_match = _key_match(source, "r", "f")
         partition = ", ".join(source.key)
         columns = ", ".join(source.column_names)
         run_id = self.summary.run_id
@@ -213,11 +217,21 @@ class _SourceLoader:
                 """
             )
             # The first copy wins: earlier file, then earlier row; anything already loaded wins over both.
+            # Repeated keys are rare, so only they are ranked: `later_copies` holds the rows that lose.
             con.execute(
                 f"""
-                CREATE OR REPLACE TEMP TABLE candidates AS
-                SELECT * FROM validated WHERE reason IS NULL
-                QUALIFY row_number() OVER (PARTITION BY {partition} ORDER BY file_idx, row_number) = 1
+                CREATE OR REPLACE TEMP TABLE later_copies AS
+                SELECT file_idx, row_number FROM (
+                  SELECT v.file_idx, v.row_number,
+                         row_number() OVER (PARTITION BY {", ".join(f"v.{k}" for k in source.key)}
+                                            ORDER BY v.file_idx, v.row_number) AS copy
+                  FROM validated v
+                  SEMI JOIN (
+                    SELECT {partition} FROM validated WHERE reason IS NULL
+                    GROUP BY ALL HAVING count(*) > 1
+                  ) d ON {_key_match(source, "d", "v")}
+                  WHERE v.reason IS NULL
+                ) WHERE copy > 1
                 """
             )
             # Keys already loaded, found by probing the raw table with the (smaller) chunk: the hash
@@ -226,16 +240,18 @@ class _SourceLoader:
                 f"""
                 CREATE OR REPLACE TEMP TABLE already_loaded AS
                 SELECT {", ".join(f"r.{k}" for k in source.key)}
-                FROM raw.{source.name} r SEMI JOIN candidates f ON {key_match}
+                FROM raw.{source.name} r SEMI JOIN validated f ON {key_match} AND f.reason IS NULL
                 """
             )
             con.execute(
                 f"""
                 INSERT INTO raw.{source.name}
                 SELECT {columns}, s.file_path, f.row_number, {self.load_time}, '{run_id}'
-                FROM candidates f
+                FROM validated f
+                ANTI JOIN later_copies c ON c.file_idx = f.file_idx AND c.row_number = f.row_number
                 ANTI JOIN already_loaded r ON {key_match}
                 JOIN stage_files s USING (file_idx)
+                WHERE f.reason IS NULL
                 """
             )
             counts = con.execute(
