@@ -1,29 +1,38 @@
 """Read-only, cached queries over the published DuckDB copy.
 
-Every query opens the published file read-only (through `sql_guard.connect_readonly`, so the
-connection is also locked down) and closes it at once: the dashboard never holds the file, so the
-pipeline can publish a new copy at any time (write a temporary file, rename it over the old one).
+Connections: one read-only, locked-down connection per published file *version* (inode, mtime, size),
+opened on first use (`sql_guard.open_pinned`) and shared by every query and session of the process
+(each query runs on its own cursor). When the file's identity changes (a publish renamed a new copy
+over it, or it disappeared), the next query opens the new copy and the old connection is closed as
+soon as no query is using it. This never blocks the pipeline: it never opens the published file for
+writing, it writes a temporary file and renames it over (pipelines/publish.py), so holding the old
+inode read-only is harmless (its disk space is freed when the old connection closes).
 
-Each cached function takes the file's `version` (inode, mtime, size) as an argument: after a publish
-the version changes, the next page load misses the cache and reads the new copy: no restart needed.
-While nothing is published the cache (TTL `CACHE_TTL`) serves repeated page loads.
+Each cached function takes the file's `version` as an argument: after a publish the version changes,
+the next page load misses the cache and reads the new copy: no restart needed. While nothing is
+published the cache (TTL `CACHE_TTL`) serves repeated page loads.
 
-Nothing here reads raw events: the pages read pre-aggregated marts (marts.kpi_*, marts.dash_*) and,
-for a few top-N lists and exact quantiles, the one-row-per-checkout/order facts.
+Nothing here reads raw events or scans a fact table: the pages read pre-aggregated marts
+(marts.kpi_*, marts.dash_*). Only when an older published copy lacks a dashboard mart do
+`time_to_convert` and `latest_intervened_orders` fall back to the facts they used to read.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
+import threading
 import warnings
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import streamlit as st
 
-from dashboards.sql_guard import PublishedMissing, connect_readonly
+from dashboards.sql_guard import PublishedMissing, open_pinned
 
 CACHE_TTL = "10m"
 ENV_PUBLISHED = "FUNNEL_PUBLISHED"
@@ -65,11 +74,90 @@ def version(path: Path | None = None) -> tuple[str, int, int, int] | None:
     return (str(path), s.st_ino, s.st_mtime_ns, s.st_size)
 
 
+# ------------------------------------------------------------------------------------- connections
+
+@dataclass
+class _Pinned:
+    """The connection to one version of the published file, and the tables it holds."""
+
+    version: tuple[str, int, int, int]
+    con: duckdb.DuckDBPyConnection
+    tables: frozenset[tuple[str, str]]
+    users: int = 0
+    retired: bool = False
+    closed: bool = field(default=False, repr=False)
+
+    def close_if_idle(self) -> None:
+        if self.retired and self.users == 0 and not self.closed:
+            self.closed = True
+            self.con.close()
+
+
+_POOL_LOCK = threading.Lock()
+_POOL: dict[str, _Pinned] = {}  # resolved path -> its current version's connection
+
+
+def _open(path: str, v: tuple[str, int, int, int]) -> _Pinned:
+    con = open_pinned(path)
+    try:
+        tables = frozenset(con.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables WHERE table_catalog = 'published'"
+        ).fetchall())
+    except BaseException:
+        con.close()
+        raise
+    return _Pinned(v, con, tables)
+
+
+def _retire(path: str) -> None:
+    entry = _POOL.pop(path, None)
+    if entry is not None:
+        entry.retired = True
+        entry.close_if_idle()
+
+
+@contextlib.contextmanager
+def _pinned(path: Path | str) -> Iterator[_Pinned]:
+    """The connection of the file's current version (opened if new), held for the duration."""
+    path = str(path)
+    with _POOL_LOCK:
+        now = version(Path(path))  # the identity now, checked under the lock: one reopen per publish
+        if now is None:
+            _retire(path)
+            raise PublishedMissing(f"no published warehouse at {path}: run `funnel run --landing DIR "
+                                   "--warehouse FILE` first")
+        entry = _POOL.get(path)
+        if entry is None or entry.version != now:
+            _retire(path)
+            entry = _POOL[path] = _open(path, now)
+        entry.users += 1
+    try:
+        yield entry
+    finally:
+        with _POOL_LOCK:
+            entry.users -= 1
+            entry.close_if_idle()
+
+
 def query(path: Path | str, sql: str, params: list | dict | None = None) -> pd.DataFrame:
-    """Run one read-only query on a fresh connection, closed at once."""
-    with connect_readonly(path) as con, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return con.execute(sql, params or []).df()
+    """Run one read-only query on the current version's connection (its own cursor)."""
+    with _pinned(path) as entry:
+        with _POOL_LOCK:  # creating/closing cursors touches the parent connection: one thread at a time
+            cur = entry.con.cursor()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return cur.execute(sql, params or []).df()
+        finally:
+            with _POOL_LOCK:
+                cur.close()
+
+
+def close_connections() -> None:
+    """Close every pinned connection (each as soon as no query uses it). The next query reopens."""
+    with _POOL_LOCK:
+        for path in list(_POOL):
+            _retire(path)
 
 
 def _v() -> tuple[str, int, int, int]:
@@ -84,14 +172,10 @@ def _v() -> tuple[str, int, int, int]:
 
 # ---------------------------------------------------------------------------------------------- status
 
-@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
-def _tables(v) -> pd.DataFrame:
-    return query(v[0], "SELECT table_schema, table_name FROM information_schema.tables")
-
-
 def has_table(schema: str, table: str) -> bool:
-    t = _tables(_v())
-    return bool(((t.table_schema == schema) & (t.table_name == table)).any())
+    """Whether the published copy holds the table (read once per published version)."""
+    with _pinned(_v()[0]) as entry:
+        return (schema, table) in entry.tables
 
 
 @dataclass(frozen=True)
@@ -254,28 +338,34 @@ def breakdown(f: Filters, dimension: str, step_column: str = "checkouts_converte
     return _breakdown(_v(), f, dimension, step_column)
 
 
+TIME_TO_CONVERT_BUCKETS = ["< 1 h", "1-6 h", "6-24 h", "1-3 days", "3-7 days", "7-14 days", "14-30 days"]
+_BUCKET_SQL = """CASE WHEN hours_to_convert < 1 THEN 0 WHEN hours_to_convert < 6 THEN 1
+                      WHEN hours_to_convert < 24 THEN 2 WHEN hours_to_convert < 72 THEN 3
+                      WHEN hours_to_convert < 168 THEN 4 WHEN hours_to_convert < 336 THEN 5 ELSE 6 END"""
+
+
 @st.cache_data(ttl=CACHE_TTL, show_spinner=False)
 def _time_to_convert(v, f: Filters) -> tuple[dict, pd.DataFrame]:
-    where, params = f.where("CAST(started_at AS DATE)")
-    base = f"SELECT hours_to_convert FROM marts.fct_checkouts WHERE converted AND {where}"
-    stats = query(v[0], f"""
+    """Exact median / p75 / p90 (quantile_cont) of hours_to_convert over the selected converted
+    checkouts, and their count per histogram bucket, in one scan of marts.dash_time_to_convert (one
+    narrow row per converted checkout, ordered by cohort day: a date range reads only its blocks)."""
+    if has_table("marts", "dash_time_to_convert"):
+        where, params = f.where()
+        source, bucket = f"SELECT hours_to_convert, hours_bucket FROM marts.dash_time_to_convert WHERE {where}", "hours_bucket"
+    else:  # a copy published before dash_time_to_convert existed
+        where, params = f.where("CAST(started_at AS DATE)")
+        source = f"SELECT hours_to_convert FROM marts.fct_checkouts WHERE converted AND {where}"
+        bucket = _BUCKET_SQL
+    counts = ", ".join(f"count(*) FILTER (WHERE {bucket} = {i}) AS b{i}" for i in range(len(TIME_TO_CONVERT_BUCKETS)))
+    row = query(v[0], f"""
         SELECT count(*) AS converted, quantile_cont(hours_to_convert, 0.5) AS median,
-               quantile_cont(hours_to_convert, 0.75) AS p75, quantile_cont(hours_to_convert, 0.9) AS p90
-        FROM ({base})""", params).iloc[0].to_dict()
-    hist = query(v[0], f"""
-        SELECT CASE WHEN hours_to_convert < 1 THEN '< 1 h'
-                    WHEN hours_to_convert < 6 THEN '1-6 h'
-                    WHEN hours_to_convert < 24 THEN '6-24 h'
-                    WHEN hours_to_convert < 72 THEN '1-3 days'
-                    WHEN hours_to_convert < 168 THEN '3-7 days'
-                    WHEN hours_to_convert < 336 THEN '7-14 days'
-                    ELSE '14-30 days' END AS bucket,
-               min(CASE WHEN hours_to_convert < 1 THEN 0 WHEN hours_to_convert < 6 THEN 1
-                        WHEN hours_to_convert < 24 THEN 2 WHEN hours_to_convert < 72 THEN 3
-                        WHEN hours_to_convert < 168 THEN 4 WHEN hours_to_convert < 336 THEN 5 ELSE 6 END) AS ord,
-               count(*) AS checkouts
-        FROM ({base}) GROUP BY 1 ORDER BY 2""", params)
-    return stats, hist.drop(columns="ord")
+               quantile_cont(hours_to_convert, 0.75) AS p75, quantile_cont(hours_to_convert, 0.9) AS p90,
+               {counts}
+        FROM ({source})""", params).iloc[0].to_dict()
+    stats = {k: row[k] for k in ("converted", "median", "p75", "p90")}
+    hist = pd.DataFrame({"bucket": TIME_TO_CONVERT_BUCKETS,
+                         "checkouts": [int(row[f"b{i}"]) for i in range(len(TIME_TO_CONVERT_BUCKETS))]})
+    return stats, hist[hist.checkouts > 0].reset_index(drop=True)
 
 
 def time_to_convert(f: Filters) -> tuple[dict, pd.DataFrame]:
@@ -328,11 +418,19 @@ def interventions(start: dt.date, end: dt.date) -> pd.DataFrame:
     return _interventions(_v(), start, end)
 
 
+LATEST_INTERVENTIONS_KEPT = 500  # rows of marts.dash_latest_interventions (recency_rank <= 500)
+_LATEST_COLUMNS = "order_id, checkout_id, created_at, plan, deployment, seats, is_first_order, intervention_reason"
+
+
 @st.cache_data(ttl=CACHE_TTL, show_spinner=False)
 def _latest_intervened_orders(v, limit: int) -> pd.DataFrame:
-    # ids only: no customer data beyond the pseudonymous customer_id
-    return query(v[0], """
-        SELECT order_id, checkout_id, created_at, plan, deployment, seats, is_first_order, intervention_reason
+    # ids only: no customer data
+    if limit <= LATEST_INTERVENTIONS_KEPT and has_table("marts", "dash_latest_interventions"):
+        return query(v[0], f"""
+            SELECT {_LATEST_COLUMNS} FROM marts.dash_latest_interventions
+            WHERE recency_rank <= ? ORDER BY recency_rank""", [limit])
+    return query(v[0], f"""
+        SELECT {_LATEST_COLUMNS}
         FROM marts.fct_orders WHERE is_self_service AND manual_intervention
         ORDER BY created_at DESC, order_id LIMIT ?""", [limit])
 
@@ -367,8 +465,7 @@ def audit(name: str) -> pd.DataFrame | None:
 
 @st.cache_data(ttl=CACHE_TTL, show_spinner=False)
 def _schema(v) -> pd.DataFrame:
-    tables = _tables(v)
-    has_meta = bool(((tables.table_schema == "meta") & (tables.table_name == "column_descriptions")).any())
+    has_meta = has_table("meta", "column_descriptions")
     description = "d.description" if has_meta else "CAST(NULL AS VARCHAR)"
     join = ("LEFT JOIN meta.column_descriptions d ON d.table_schema = c.table_schema "
             "AND d.table_name = c.table_name AND d.column_name = c.column_name") if has_meta else ""

@@ -1,10 +1,13 @@
 """Read-only access to the published DuckDB copy, enforced by DuckDB itself.
 
-Every reader of the published copy (the dashboard's data module, the SQL page, `funnel sql`) opens it
-through `connect_readonly`, so all connections in a process share one DuckDB configuration (DuckDB
-refuses a second connection to a file with a different configuration):
+Every reader of the published copy opens it here: the SQL page and `funnel sql` through
+`connect_readonly` (a short-lived connection per query; all such connections in a process share one
+DuckDB configuration, as DuckDB refuses a second connection to a file with a different one), the
+dashboard's data module through `open_pinned` (one long-lived connection per published version: the
+file ATTACHed read-only to a private in-memory database, so it never shares DuckDB's per-path instance
+cache with the others). Both are locked down the same way:
 
-- `read_only=True`: no write, DDL or CHECKPOINT reaches the file;
+- `read_only=True` (`READ_ONLY` attach): no write or DDL reaches the file;
 - `enable_external_access=false`: no file or URL can be read or written (read_csv, COPY, EXPORT,
   ATTACH, INSTALL, replacement scans of paths) and no extension loaded;
 - `lock_configuration=true`: no SET/RESET/PRAGMA can undo the above;

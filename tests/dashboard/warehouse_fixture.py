@@ -6,7 +6,7 @@
 - marts.funnel_steps, fct_checkouts, fct_orders: the kit's rows (fct_orders gets plan, deployment and
   seats, which the kit leaves out).
 - marts.dash_*: built by rendering the project's own dbt models (dbt_project/models/marts/dashboard)
-  with a minimal Jinja shim (`ref`, `config`) and running them on the fixture tables.
+  with a minimal Jinja shim (`ref`, `config`, `byte_order`) and running them on the fixture tables.
 - Small hand-made rows for warehouse_as_of, kpi_targets, audit.* and meta.column_descriptions.
 """
 
