@@ -109,6 +109,25 @@ def _up_to_date(settings: Settings) -> bool:
     return not waiting and last == build_fingerprint(settings.conversion_window_days)
 
 
+def execute_job(job, settings: Settings, op_config: dict):
+    """Run a Dagster job in-process; dbt's progress lines go to the run's log file, not the terminal.
+    Returns (result, log path, errors, warnings)."""
+    run_config = {
+        "ops": op_config,
+        # The command prints its own report; Dagster's event log stays in the instance.
+        "loggers": {"console": {"config": {"log_level": os.environ.get("FUNNEL_LOG_LEVEL", "ERROR")}}},
+    }
+    run_id = str(uuid.uuid4())
+    log_path = settings.warehouse.parent / "logs" / f"run-{run_id}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("w") as log, contextlib.redirect_stdout(log):
+        result = job.execute_in_process(instance=_instance(), raise_on_error=False, run_config=run_config, run_id=run_id)
+    errors, warnings = _failures(result)
+    if not result.success and not errors:
+        errors.append("the run failed (see the Dagster event log)")
+    return result, log_path, errors, warnings
+
+
 def run_pipeline(settings: Settings, wait_seconds: float = 0.0) -> RunOutcome:
     """Materialise every asset once. Raises PipelineFailed (with the report) when a step or an
     error-level check fails; WarehouseBusyError when another run holds the warehouse."""
@@ -122,22 +141,9 @@ def run_pipeline(settings: Settings, wait_seconds: float = 0.0) -> RunOutcome:
 
         job = build_definitions(settings).resolve_job_def("funnel_pipeline")
         window = {"config": {"conversion_window_days": settings.conversion_window_days}}
-        run_config = {
-            "ops": {"dbt_models": window, "published_warehouse": window},
-            # The command prints its own report; Dagster's event log stays in the instance.
-            "loggers": {"console": {"config": {"log_level": os.environ.get("FUNNEL_LOG_LEVEL", "ERROR")}}},
-        }
-        run_id = str(uuid.uuid4())
-        log_path = settings.warehouse.parent / "logs" / f"run-{run_id}.log"
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        # dbt's own progress lines go to the run's log file, not the terminal.
-        with log_path.open("w") as log, contextlib.redirect_stdout(log):
-            result = job.execute_in_process(
-                instance=_instance(), raise_on_error=False, run_config=run_config, run_id=run_id
-            )
-        errors, warnings = _failures(result)
-        if not result.success and not errors:
-            errors.append("the run failed (see the Dagster event log)")
+        result, log_path, errors, warnings = execute_job(
+            job, settings, {"dbt_models": window, "published_warehouse": window}
+        )
         text = _report(settings, result.run_id, errors, warnings) + f"\nRun log: {log_path}"
         if errors:
             _record_failure(settings, result.run_id, "; ".join(errors))

@@ -8,9 +8,6 @@ published DuckDB copy are left as they are (the dashboard reads DuckDB; analysts
 
 from __future__ import annotations
 
-import contextlib
-import os
-import uuid
 from datetime import UTC, datetime
 
 from pipelines import report
@@ -18,7 +15,7 @@ from pipelines.dbt_build import build_fingerprint
 from pipelines.engines import resolve_target
 from pipelines.engines.dagster import build_engine_definitions
 from pipelines.ingest.ledger import ensure_tables
-from pipelines.run import PipelineFailed, RunOutcome, _failures, _instance, _record_failure
+from pipelines.run import PipelineFailed, RunOutcome, _record_failure, execute_job
 from pipelines.settings import Settings
 from pipelines.warehouse import connect, writer_lock
 
@@ -28,20 +25,7 @@ def run_on_target(settings: Settings, target: str, wait_seconds: float = 0.0) ->
     with writer_lock(settings.warehouse, wait_seconds=wait_seconds):
         job = build_engine_definitions(settings, target).resolve_job_def("funnel_pipeline")
         window = {"config": {"conversion_window_days": settings.conversion_window_days}}
-        run_config = {
-            "ops": {"dbt_models": window},
-            "loggers": {"console": {"config": {"log_level": os.environ.get("FUNNEL_LOG_LEVEL", "ERROR")}}},
-        }
-        run_id = str(uuid.uuid4())
-        log_path = settings.warehouse.parent / "logs" / f"run-{run_id}.log"
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        with log_path.open("w") as log, contextlib.redirect_stdout(log):
-            result = job.execute_in_process(
-                instance=_instance(), raise_on_error=False, run_config=run_config, run_id=run_id
-            )
-        errors, warnings = _failures(result)
-        if not result.success and not errors:
-            errors.append("the run failed (see the Dagster event log)")
+        result, log_path, errors, warnings = execute_job(job, settings, {"dbt_models": window})
         text = _report(settings, target, result, errors, warnings) + f"\nRun log: {log_path}"
         if errors:
             _record_failure(settings, result.run_id, f"[{target}] " + "; ".join(errors))
