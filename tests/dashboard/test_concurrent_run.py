@@ -35,6 +35,16 @@ def _pipeline_holds(warehouse) -> bool:
                for f in (line.split() for line in locks))
 
 
+def _rerun(at: AppTest) -> AppTest:
+    """Run the page again. CPython 3.11 can raise a spurious SystemError "AST constructor recursion
+    depth mismatch" while compiling (python/cpython gh-106905); it is not the page's fault, and the
+    next run compiles cleanly, so such a run is retried once."""
+    at.run()
+    if at.exception and all("AST constructor recursion depth mismatch" in e.message for e in at.exception):
+        at.run()
+    return at
+
+
 def _caption(at: AppTest) -> str:
     return next(c.value for c in at.caption if "Data as of" in c.value)
 
@@ -58,7 +68,7 @@ def test_dashboard_serves_while_the_pipeline_runs(tmp_path, monkeypatch):
     try:
         deadline = time.monotonic() + 240
         while run.poll() is None and time.monotonic() < deadline:
-            at.run()
+            _rerun(at)
             assert not at.exception, [e.message for e in at.exception]
             reads += 1
             caption = _caption(at)
@@ -73,7 +83,7 @@ def test_dashboard_serves_while_the_pipeline_runs(tmp_path, monkeypatch):
     assert rc == 0, (tmp_path / "run.log").read_text()[-3000:]
     assert reads_while_writing >= 1, f"never read while the pipeline held the warehouse ({reads} reads)"
 
-    at.run()  # the same app, the same process: no restart
+    _rerun(at)  # the same app, the same process: no restart
     assert not at.exception
     caption = _caption(at)
     assert OLD_RUN not in caption and "(success)" in caption
