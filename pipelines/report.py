@@ -24,6 +24,18 @@ def run_ledger(con: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple]:
     ).fetchall()
 
 
+def ledger_lines(con: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:
+    """What a run loaded, one line per source (or that it loaded nothing)."""
+    ledger = run_ledger(con, run_id)
+    if not ledger:
+        return ["No new files: nothing loaded."]
+    return [
+        f"{source}: {files} new files ({files_rejected} rejected whole), {read:,} rows read, "
+        f"{loaded:,} loaded, {rejected:,} rejected, {duplicates:,} duplicates dropped"
+        for source, files, files_rejected, read, loaded, rejected, duplicates in ledger
+    ]
+
+
 def rejection_reasons(con: duckdb.DuckDBPyConnection, run_id: str, limit: int = 10) -> list[tuple]:
     return con.execute(
         """

@@ -65,14 +65,7 @@ def _report(settings: Settings, run_id: str, errors: list[str], warnings: list[s
     lines = []
     with connect(settings.warehouse, read_only=False) as con:
         ensure_tables(con)
-        ledger = report.run_ledger(con, run_id)
-        if not ledger:
-            lines.append("No new files: nothing loaded.")
-        for source, files, files_rejected, read, loaded, rejected, duplicates in ledger:
-            lines.append(
-                f"{source}: {files} new files ({files_rejected} rejected whole), {read:,} rows read, "
-                f"{loaded:,} loaded, {rejected:,} rejected, {duplicates:,} duplicates dropped"
-            )
+        lines += report.ledger_lines(con, run_id)
         for reason, rows in report.rejection_reasons(con, run_id):
             lines.append(f"  rejected {rows:,} x {reason}")
         has_marts = con.execute(

@@ -1,7 +1,6 @@
 """The published copy of the warehouse that every reader opens."""
 
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -9,6 +8,7 @@ import dagster as dg
 from pipelines.assets.dbt import DBT_PROJECT, WindowConfig, dbt_models
 from pipelines.assets.raw import ingest_landing_asset
 from pipelines.dbt_build import build_fingerprint
+from pipelines.ingest.ledger import record_successful_run
 from pipelines.publish import publish
 from pipelines.resources import WarehouseResource
 from pipelines.run_status import write_run_status
@@ -25,19 +25,9 @@ PUBLISHED = dg.AssetKey(["published_warehouse"])
 def published_warehouse(
     context: dg.AssetExecutionContext, config: WindowConfig, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    now = datetime.now(UTC).replace(tzinfo=None)
     with warehouse.writer_lock(), warehouse.connect() as con:
         # The run is complete once it is published: record it first so readers see it.
-        con.execute(
-            """
-            INSERT INTO audit.pipeline_runs
-            SELECT ?, coalesce(min(loaded_at), ?), ?, 'success', 'published', count(*) FILTER (WHERE status = 'loaded'),
-                   count(*) FILTER (WHERE status = 'rejected'), coalesce(sum(rows_loaded), 0),
-                   coalesce(sum(rows_rejected), 0), ?
-            FROM audit.load_ledger WHERE run_id = ?
-            """,
-            [context.run_id, now, now, build_fingerprint(config.conversion_window_days), context.run_id],
-        )
+        record_successful_run(con, context.run_id, "published", build_fingerprint(config.conversion_window_days))
         path = publish(con, Path(warehouse.path), DBT_PROJECT.manifest_path)
     write_run_status(warehouse.path, run_id=context.run_id, status="success", message="published")
     return dg.MaterializeResult(metadata={"path": str(path), "bytes": path.stat().st_size})

@@ -8,13 +8,11 @@ published DuckDB copy are left as they are (the dashboard reads DuckDB; analysts
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from pipelines import report
 from pipelines.dbt_build import build_fingerprint
 from pipelines.engines import resolve_target
 from pipelines.engines.dagster import build_engine_definitions
-from pipelines.ingest.ledger import ensure_tables
+from pipelines.ingest.ledger import ensure_tables, record_successful_run
 from pipelines.run import PipelineFailed, RunOutcome, _record_failure, execute_job
 from pipelines.settings import Settings
 from pipelines.warehouse import connect, writer_lock
@@ -37,18 +35,9 @@ def run_on_target(settings: Settings, target: str, wait_seconds: float = 0.0) ->
 def _record_success(settings: Settings, run_id: str, target: str) -> None:
     # The fingerprint names the target: a later DuckDB `funnel run` never takes these files as
     # already built into the DuckDB marts.
-    now = datetime.now(UTC).replace(tzinfo=None)
     with connect(settings.warehouse) as con:
-        con.execute(
-            """
-            INSERT INTO audit.pipeline_runs
-            SELECT ?, coalesce(min(loaded_at), ?), ?, 'success', ?, count(*) FILTER (WHERE status = 'loaded'),
-                   count(*) FILTER (WHERE status = 'rejected'), coalesce(sum(rows_loaded), 0),
-                   coalesce(sum(rows_rejected), 0), ?
-            FROM audit.load_ledger WHERE run_id = ?
-            """,
-            [run_id, now, now, f"built on {target}",
-             f"{target}:{build_fingerprint(settings.conversion_window_days)}", run_id],
+        record_successful_run(
+            con, run_id, f"built on {target}", f"{target}:{build_fingerprint(settings.conversion_window_days)}"
         )
 
 
@@ -56,14 +45,7 @@ def _report(settings: Settings, target: str, result, errors: list[str], warnings
     lines = []
     with connect(settings.warehouse) as con:
         ensure_tables(con)
-        ledger = report.run_ledger(con, result.run_id)
-        if not ledger:
-            lines.append("No new files: nothing loaded.")
-        for source, files, files_rejected, read, loaded, rejected, duplicates in ledger:
-            lines.append(
-                f"{source}: {files} new files ({files_rejected} rejected whole), {read:,} rows read, "
-                f"{loaded:,} loaded, {rejected:,} rejected, {duplicates:,} duplicates dropped"
-            )
+        lines += report.ledger_lines(con, result.run_id)
     for event in result.get_asset_materialization_events():
         key = event.asset_key.path
         if key[0] == target and len(key) == 3:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import duckdb
 
 from pipelines.ingest.contract import SOURCES
@@ -63,3 +65,18 @@ def last_published_fingerprint(con: duckdb.DuckDBPyConnection) -> str | None:
         "SELECT build_fingerprint FROM audit.pipeline_runs WHERE status = 'success' ORDER BY finished_at DESC LIMIT 1"
     ).fetchall()
     return rows[0][0] if rows else None
+
+
+def record_successful_run(con: duckdb.DuckDBPyConnection, run_id: str, message: str, build_fingerprint: str) -> None:
+    """One audit.pipeline_runs row for a finished run, its counts taken from the run's ledger rows."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    con.execute(
+        """
+        INSERT INTO audit.pipeline_runs
+        SELECT ?, coalesce(min(loaded_at), ?), ?, 'success', ?, count(*) FILTER (WHERE status = 'loaded'),
+               count(*) FILTER (WHERE status = 'rejected'), coalesce(sum(rows_loaded), 0),
+               coalesce(sum(rows_rejected), 0), ?
+        FROM audit.load_ledger WHERE run_id = ?
+        """,
+        [run_id, now, now, message, build_fingerprint, run_id],
+    )

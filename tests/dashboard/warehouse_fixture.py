@@ -18,6 +18,8 @@ from pathlib import Path
 import duckdb
 import jinja2
 
+from dashboards.kpis import period_end
+
 ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = ROOT / "tests" / "fixtures" / "conformance" / "expected"
 DASHBOARD_MODELS = ROOT / "dbt_project" / "models" / "marts" / "dashboard"
@@ -83,14 +85,6 @@ def build_dashboard_marts(con: duckdb.DuckDBPyConnection, refs: dict[str, str]) 
     return built
 
 
-def _period_end(start: dt.date, grain: str) -> dt.date:
-    if grain == "day":
-        return start + dt.timedelta(days=1)
-    if grain == "week":
-        return start + dt.timedelta(days=7)
-    return (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-
-
 def _kpi_table(con: duckdb.DuckDBPyConnection, grain: str, name: str) -> None:
     csv = EXPECTED / f"{name}.csv"
     con.execute(f"CREATE TEMP TABLE kit AS SELECT * FROM read_csv('{csv}', header=true, auto_detect=true)")
@@ -98,9 +92,9 @@ def _kpi_table(con: duckdb.DuckDBPyConnection, grain: str, name: str) -> None:
     periods, p = [], first
     while p <= last:
         periods.append(p)
-        p = _period_end(p, grain)
+        p = period_end(p, grain)
     con.execute("CREATE TEMP TABLE periods (period_start DATE, period_end DATE)")
-    con.executemany("INSERT INTO periods VALUES (?, ?)", [(p, _period_end(p, grain)) for p in periods])
+    con.executemany("INSERT INTO periods VALUES (?, ?)", [(p, period_end(p, grain)) for p in periods])
     select = []
     for col in KPI_COLUMNS:
         if col == "period_start":
