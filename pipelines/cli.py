@@ -33,14 +33,27 @@ def cmd_generate(args: argparse.Namespace) -> int:
             formats=args.format,
             end_date=date.fromisoformat(args.end_date) if args.end_date else None,
             id_prefix=args.id_prefix,
+            **dict(args.rate),
         )
-    except ValueError as invalid:
+    except (ValueError, TypeError) as invalid:
         return _fail(str(invalid), EXIT_USAGE)
     print(
         f"wrote {summary.events:,} events and {summary.order_rows:,} order rows "
         f"in {len(summary.files)} files to {args.out}"
     )
     return 0
+
+
+def planted_rate(text: str) -> tuple[str, float | tuple[float, ...]]:
+    """`NAME=VALUE` or `NAME=V1,V2,...` for --rate (a field of pipelines.generate.PlantedRates)."""
+    name, sep, value = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    try:
+        numbers = tuple(float(v) for v in value.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{name}: not a number or list of numbers: {value!r}") from None
+    return name, numbers if len(numbers) > 1 else numbers[0]
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -131,6 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--format", default="mixed", choices=["mixed", "parquet", "jsonl.gz", "jsonl"])
     generate.add_argument("--end-date", help="last day of data (UTC, YYYY-MM-DD); default yesterday")
     generate.add_argument("--id-prefix", default="", help="prefix for ids, to add a later batch beside an earlier one")
+    generate.add_argument(
+        "--rate", type=planted_rate, action="append", default=[], metavar="NAME=VALUE",
+        help="plant a rate, e.g. manual_intervention_rate=0.1 or step_continue=0.7,0.8,0.75,0.9 (docs/generator.md)",
+    )
     generate.set_defaults(handler=cmd_generate)
 
     run = commands.add_parser("run", help="load new files, rebuild the marts, check, publish")

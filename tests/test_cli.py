@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -93,3 +94,15 @@ def test_generate_refuses_to_reuse_an_id_prefix(two_batches):
     result = funnel("generate", "--out", str(landing), "--days", "1")
     assert result.returncode == 2
     assert "funnel:" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_generate_plants_rates_given_on_the_command_line(tmp_path):
+    out = tmp_path / "landing"
+    result = funnel("generate", "--out", str(out), "--days", "3", "--checkouts-per-day", "20", "--end-date",
+                    "2026-10-20", "--rate", "manual_intervention_rate=0.3", "--rate", "step_continue=0.5,0.6,0.7,0.8")
+    assert result.returncode == 0, result.stderr
+    planted = json.loads((out / "_generation.json").read_text())["rates"]
+    assert planted["manual_intervention_rate"] == 0.3
+    assert planted["step_continue"] == [0.5, 0.6, 0.7, 0.8]
+    unknown = funnel("generate", "--out", str(tmp_path / "other"), "--rate", "no_such_rate=0.1")
+    assert unknown.returncode == 2 and "no_such_rate" in unknown.stderr
