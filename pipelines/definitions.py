@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
 from pipelines.assets.dbt import DBT_PROJECT, dbt_models
 from pipelines.assets.publish import published_warehouse
 from pipelines.assets.raw import ingest_landing_asset
 from pipelines.checks import ASSET_CHECKS
 from pipelines.jobs import funnel_pipeline_job
-from pipelines.resources import LandingResource, WarehouseResource
+from pipelines.resources import DbtBuildResource, LandingResource, WarehouseResource
 from pipelines.schedules import daily_funnel_schedule
 from pipelines.sensors import new_landed_files_sensor, record_failed_run
 from pipelines.settings import Settings
@@ -31,7 +30,7 @@ def build_definitions(settings: Settings | None = None, target: str | None = Non
         resources={
             "warehouse": WarehouseResource.from_settings(settings),
             "landing": LandingResource(path=str(settings.landing_dir)),
-            "dbt": DbtCliResource(project_dir=DBT_PROJECT, profiles_dir=str(DBT_PROJECT.profiles_dir)),
+            "dbt": DbtBuildResource(project_dir=DBT_PROJECT, profiles_dir=str(DBT_PROJECT.profiles_dir)),
         },
         jobs=[funnel_pipeline_job],
         sensors=[new_landed_files_sensor, record_failed_run],

@@ -18,7 +18,7 @@ from dagster_dbt import (
 from pipelines.dbt_build import build_fingerprint, project_files
 from pipelines.ingest.ledger import ensure_tables, last_published_fingerprint
 from pipelines.resources import WarehouseResource
-from pipelines.settings import DBT_PROJECT_DIR
+from pipelines.settings import DBT_PROJECT_DIR, dbt_target_path
 
 DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
@@ -95,4 +95,4 @@ def dbt_models(
         if full_refresh:
             context.log.info("dbt project or window changed since the last published build: full refresh")
         args = dbt_build_args(config.conversion_window_days, full_refresh)
-        yield from dbt.cli(args, context=context).stream()
+        yield from dbt.cli(args, context=context, target_path=dbt_target_path(warehouse.path)).stream()

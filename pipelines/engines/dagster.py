@@ -30,7 +30,7 @@ from pipelines.engines.build import publish_raw, target_env
 from pipelines.engines.schema import SOURCE_TABLES
 from pipelines.ingest.ledger import ensure_tables
 from pipelines.jobs import funnel_pipeline_job
-from pipelines.resources import LandingResource, WarehouseResource
+from pipelines.resources import DbtBuildResource, LandingResource, WarehouseResource
 from pipelines.schedules import daily_funnel_schedule
 from pipelines.sensors import new_landed_files_sensor, record_failed_run
 from pipelines.settings import Settings
@@ -127,7 +127,7 @@ def build_engine_definitions(settings: Settings, target: str) -> dg.Definitions:
         resources={
             "warehouse": WarehouseResource.from_settings(settings),
             "landing": LandingResource(path=str(settings.landing_dir)),
-            "dbt": DbtCliResource(
+            "dbt": DbtBuildResource(
                 project_dir=DBT_PROJECT, profiles_dir=str(DBT_PROJECT.profiles_dir), target=target
             ),
         },

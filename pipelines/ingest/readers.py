@@ -198,11 +198,38 @@ def parquet_inventory(con: duckdb.DuckDBPyConnection, paths: list[Path]) -> dict
 # --- staging a chunk --------------------------------------------------------------------------
 
 
+# A Parquet column of one of these types holds the contract type already: it is staged as that type
+# (`native_<column>`) and skips the text rules. Other types (a timestamp as a string, a float where
+# an integer belongs) are staged as text and validated like JSON and CSV values.
+NATIVE_TYPES = {
+    "timestamp": ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS"),
+    "integer": ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+                "UBIGINT", "UHUGEINT"),
+    "decimal": ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+                "UBIGINT", "UHUGEINT", "DECIMAL"),
+    "boolean": ("BOOLEAN",),
+}
+NATIVE_SQL_TYPES = {"timestamp": "TIMESTAMP", "integer": "INTEGER", "decimal": "DECIMAL(38, 6)", "boolean": "BOOLEAN"}
+
+
+def native_column(column: Column) -> str | None:
+    """The staging column holding a value already typed by its file (Parquet), if the kind has one."""
+    return f"native_{column.name}" if column.kind in NATIVE_SQL_TYPES else None
+
+
 def stage_table_sql(source: Source, name: str) -> str:
-    columns = ", ".join(f'"{c}" VARCHAR' for c in source.column_names)
+    columns = [f'"{c}" VARCHAR' for c in source.column_names]
+    columns += [f'"{native_column(c)}" {NATIVE_SQL_TYPES[c.kind]}' for c in source.columns if native_column(c)]
     return (
         f"CREATE OR REPLACE TEMP TABLE {name} (file_idx INTEGER, row_number BIGINT, raw_record VARCHAR, "
-        f"parse_error VARCHAR, type_errors VARCHAR, {columns})"
+        f"parse_error VARCHAR, type_errors VARCHAR, {', '.join(columns)})"
+    )
+
+
+def _text_columns(source: Source) -> str:
+    """The staging columns a text row fills (its native columns stay NULL)."""
+    return "file_idx, row_number, raw_record, parse_error, type_errors, " + ", ".join(
+        f'"{c}"' for c in source.column_names
     )
 
 
@@ -230,7 +257,7 @@ def _stage_json(con, source: Source, lines: pa.Table, stage: str) -> None:
     try:
         con.execute(
             f"""
-            INSERT INTO {stage}
+            INSERT INTO {stage} ({_text_columns(source)})
             WITH parsed AS (
               SELECT file_idx, row_number, line, json_valid(line) AS valid FROM landing_lines
             ), extracted AS (
@@ -256,23 +283,51 @@ def _stage_csv(con, source: Source, rows: pa.Table, stage: str) -> None:
     con.register("landing_csv", rows)
     try:
         cols = ", ".join(f'"{c}"' for c in source.column_names)
-        con.execute(f"INSERT INTO {stage} SELECT file_idx, row_number, NULL, NULL, NULL, {cols} FROM landing_csv")
+        con.execute(
+            f"INSERT INTO {stage} ({_text_columns(source)}) "
+            f"SELECT file_idx, row_number, NULL, NULL, NULL, {cols} FROM landing_csv"
+        )
     finally:
         con.unregister("landing_csv")
 
 
+def _parquet_values(source: Source, types: dict[str, str]) -> tuple[list[str], list[str]]:
+    """(staging columns, SQL values) for Parquet columns of the given DuckDB types."""
+    names, values = [], []
+    for column in source.columns:
+        quoted = f'"{column.name}"'
+        if column.name not in types:
+            continue  # absent from every file of the chunk: NULL
+        native = native_column(column)
+        base_type = types[column.name].split("(")[0]
+        if native and base_type in NATIVE_TYPES[column.kind]:
+            target = NATIVE_SQL_TYPES[column.kind]
+            names += [f'"{native}"', quoted]
+            # A value the contract type cannot hold (an integer beyond INTEGER) goes the text way,
+            # where the text rules reject it with its reason.
+            values += [
+                f"TRY_CAST({quoted} AS {target})",
+                f"CASE WHEN TRY_CAST({quoted} AS {target}) IS NULL THEN CAST({quoted} AS VARCHAR) END",
+            ]
+        else:
+            names.append(quoted)
+            values.append(f"CAST({quoted} AS VARCHAR)")
+    return names, values
+
+
 def _stage_parquet(con, source: Source, files: list[ParquetFile], stage: str) -> None:
     listing = "[" + ", ".join(_sql_string(str(f.path)) for f in files) + "]"
-    present = frozenset().union(*(f.columns for f in files))
-    values = ", ".join(f'CAST("{c}" AS VARCHAR)' if c in present else "NULL" for c in source.column_names)
+    reader = f"read_parquet({listing}, filename = true, file_row_number = true, union_by_name = true)"
+    types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {reader})").fetchall())
+    names, values = _parquet_values(source, types)
     index = pa.table({"file_name": [str(f.path) for f in files], "file_idx": [f.file_idx for f in files]})
     con.register("parquet_index", index)
     try:
         con.execute(
             f"""
-            INSERT INTO {stage}
-            SELECT i.file_idx, p.file_row_number + 1, NULL, NULL, NULL, {values}
-            FROM read_parquet({listing}, filename = true, file_row_number = true, union_by_name = true) p
+            INSERT INTO {stage} (file_idx, row_number, {", ".join(names)})
+            SELECT i.file_idx, p.file_row_number + 1, {", ".join(values)}
+            FROM {reader} p
             JOIN parquet_index i ON i.file_name = p.filename
             """
         )

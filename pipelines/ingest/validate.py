@@ -9,6 +9,7 @@ every broken rule, joined by '; '.
 from __future__ import annotations
 
 from pipelines.ingest.contract import MAX_FUTURE_SKEW, Column, Source
+from pipelines.ingest.readers import native_column
 
 TIMESTAMP_PATTERN = r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?\s*(Z|z|[+-]\d{2}(:?\d{2})?)?"
 INTEGER_PATTERN = r"[+-]?\d+(\.0*)?"
@@ -37,35 +38,48 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def typed_expression(column: Column) -> str:
-    """SQL turning the column's text into its contract type; NULL when absent or malformed."""
+def _from_text(column: Column) -> str:
+    """SQL WHEN/THEN branches turning the column's text into its contract type."""
     text = f"trim({_ident(column.name)})"
     match column.kind:
         case "string":
-            return f"CASE WHEN {text} <> '' THEN {_ident(column.name)} END"
+            return f"WHEN {text} <> '' THEN {_ident(column.name)}"
         case "timestamp":
             return (
-                f"CASE WHEN regexp_full_match({text}, {_quote(TIMESTAMP_PATTERN)}) "
-                f"THEN CAST(TRY_CAST({text} AS TIMESTAMPTZ) AS TIMESTAMP) END"
+                f"WHEN regexp_full_match({text}, {_quote(TIMESTAMP_PATTERN)}) "
+                f"THEN CAST(TRY_CAST({text} AS TIMESTAMPTZ) AS TIMESTAMP)"
             )
         case "integer":
             return (
-                f"CASE WHEN regexp_full_match({text}, {_quote(INTEGER_PATTERN)}) "
-                f"THEN TRY_CAST(regexp_extract({text}, '^[+-]?[0-9]+') AS INTEGER) END"
+                f"WHEN regexp_full_match({text}, {_quote(INTEGER_PATTERN)}) "
+                f"THEN TRY_CAST(regexp_extract({text}, '^[+-]?[0-9]+') AS INTEGER)"
             )
         case "decimal":
             return (
-                f"CASE WHEN regexp_full_match({text}, {_quote(DECIMAL_PATTERN)}) "
-                f"THEN TRY_CAST({text} AS DECIMAL(38, 6)) END"
+                f"WHEN regexp_full_match({text}, {_quote(DECIMAL_PATTERN)}) "
+                f"THEN TRY_CAST({text} AS DECIMAL(38, 6))"
             )
         case "boolean":
-            return (
-                f"CASE WHEN lower({text}) IN {BOOLEAN_TRUE} THEN true "
-                f"WHEN lower({text}) IN {BOOLEAN_FALSE} THEN false END"
-            )
+            return f"WHEN lower({text}) IN {BOOLEAN_TRUE} THEN true WHEN lower({text}) IN {BOOLEAN_FALSE} THEN false"
         case "currency":
-            return f"CASE WHEN regexp_full_match({text}, '[A-Za-z]{{3}}') THEN upper({text}) END"
+            return f"WHEN regexp_full_match({text}, '[A-Za-z]{{3}}') THEN upper({text})"
     raise ValueError(f"unknown column kind {column.kind!r}")
+
+
+def typed_expression(column: Column) -> str:
+    """SQL giving the column's value in its contract type; NULL when absent or malformed. A value its
+    file already typed (Parquet) is taken as it is: the text rules (regular expressions) only run on
+    text, which is most of the validation's cost."""
+    native = native_column(column)
+    typed_by_file = f"WHEN {_ident(native)} IS NOT NULL THEN {_ident(native)} " if native else ""
+    return f"CASE {typed_by_file}{_from_text(column)} END"
+
+
+def _as_text(column: Column) -> str:
+    """The column's value as text, whether it came as text or typed by its file."""
+    native = native_column(column)
+    raw = _ident(column.name)
+    return f"coalesce({raw}, CAST({_ident(native)} AS VARCHAR))" if native else raw
 
 
 KIND_WORDS = {
@@ -77,9 +91,9 @@ KIND_WORDS = {
 }
 
 
-def _shown(name: str) -> str:
+def _shown(column: Column) -> str:
     """The offending value, shortened, for a reason text."""
-    return f"left(trim({_ident(name)}), 40)"
+    return f"left(trim({_as_text(column)}), 40)"
 
 
 def column_errors(column: Column) -> list[str]:
@@ -88,29 +102,31 @@ def column_errors(column: Column) -> list[str]:
     raw = _ident(name)
     typed = f"t_{name}"
     present = f"({raw} IS NOT NULL AND trim({raw}) <> '')"
+    if native_column(column):
+        present = f"({_ident(native_column(column))} IS NOT NULL OR {present})"
     errors = []
     if column.required:
         errors.append(f"CASE WHEN NOT {present} THEN '{name} is missing or empty' END")
     if column.kind != "string":
         errors.append(
             f"CASE WHEN {present} AND {typed} IS NULL "
-            f"THEN '{name} is not {KIND_WORDS[column.kind]}: ' || {_shown(name)} END"
+            f"THEN '{name} is not {KIND_WORDS[column.kind]}: ' || {_shown(column)} END"
         )
     if column.required and column.allowed:
         allowed = ", ".join(column.allowed)
         errors.append(
             f"CASE WHEN {present} AND {typed} NOT IN {column.allowed!r} "
-            f"THEN '{name} ' || {_shown(name)} || ' is not one of {allowed}' END"
+            f"THEN '{name} ' || {_shown(column)} || ' is not one of {allowed}' END"
         )
     if column.minimum is not None:
         errors.append(
             f"CASE WHEN {typed} < {column.minimum} "
-            f"THEN '{name} must be at least {column.minimum}, got ' || {_shown(name)} END"
+            f"THEN '{name} must be at least {column.minimum}, got ' || {_shown(column)} END"
         )
     if column.kind == "timestamp":
         errors.append(
             f"CASE WHEN {typed} > load_time + INTERVAL '{MAX_FUTURE_SKEW}' "
-            f"THEN '{name} ' || {_shown(name)} || ' is more than {MAX_FUTURE_SKEW} after the load time' END"
+            f"THEN '{name} ' || {_shown(column)} || ' is more than {MAX_FUTURE_SKEW} after the load time' END"
         )
     return errors
 
@@ -137,7 +153,7 @@ def validation_sql(source: Source, stage_table: str, load_time: str) -> str:
             outputs.append("coalesce(t_updated_at, t_created_at) AS updated_at")
         else:
             outputs.append(f"t_{c.name} AS {c.name}")
-    record_struct = ", ".join(f"{_ident(c.name)} := {_ident(c.name)}" for c in source.columns)
+    record_struct = ", ".join(f"{_ident(c.name)} := {_as_text(c)}" for c in source.columns)
     return f"""
 WITH typed AS (
   SELECT *, {load_time} AS load_time,

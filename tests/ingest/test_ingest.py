@@ -316,3 +316,42 @@ def test_duckdb_session_timezone_does_not_matter(tmp_path, monkeypatch):
     got = con.execute("SELECT strftime(event_time, '%H:%M') FROM raw.checkout_events WHERE event_id = 'ev010'").fetchall()
     con.close()
     assert got == [("10:05",)]
+
+
+def test_parquet_native_types_skip_the_text_rules_but_keep_every_rule(tmp_path):
+    """Typed Parquet columns are validated as typed values (no text round trip), with the same rules
+    and reasons as text: range, future timestamps, integers beyond the contract type."""
+    from decimal import Decimal
+
+    landing = tmp_path / "landing"
+    (landing / "orders").mkdir(parents=True)
+    created = pa.array([1772445600_000000] * 4, pa.timestamp("us", tz="+02:00"))
+    table = pa.table(
+        {
+            "order_id": ["o1", "o2", "o3", "o4"],
+            "customer_id": ["c1", "c2", "c3", "c4"],
+            "created_at": created,
+            "updated_at": pa.array([1772445600_000000, None, 4102444800_000000, None], pa.timestamp("us", tz="UTC")),
+            "channel": ["web_direct"] * 4,
+            "order_type": ["new_subscription"] * 4,
+            "status": ["completed"] * 4,
+            "seats": pa.array([3, 12345678901, 2, 0], pa.int64()),
+            "amount": pa.array([Decimal("10.50"), Decimal("1.00"), Decimal("1.00"), Decimal("-1.00")],
+                               pa.decimal128(18, 2)),
+            "currency": ["usd", "EUR", "EUR", "EUR"],
+            "manual_intervention": [True, False, False, False],
+        }
+    )
+    pq.write_table(table, landing / "orders" / "a.parquet")
+    (result,) = _ingest(landing, tmp_path / "w.duckdb").files
+    assert (result.rows_loaded, result.rows_rejected) == (1, 3)
+    with connect(tmp_path / "w.duckdb") as con:
+        loaded = con.execute(
+            "SELECT order_id, strftime(created_at, '%H:%M'), seats, amount::VARCHAR, currency, manual_intervention "
+            "FROM raw.orders"
+        ).fetchall()
+        reasons = dict(con.execute("SELECT row_number, reason FROM audit.rejected_rows").fetchall())
+    assert loaded == [("o1", "10:00", 3, "10.500000", "USD", True)]
+    assert "seats is not an integer: 12345678901" in reasons[2]
+    assert "updated_at 2100-01-01 00:00:00" in reasons[3] and "after the load time" in reasons[3]
+    assert "seats must be at least 1, got 0" in reasons[4] and "amount must be at least 0, got -1" in reasons[4]
