@@ -29,10 +29,12 @@ from pipelines.ingest.readers import (
     read_json_lines,
     reject_missing_columns,
     stage_chunk,
+    stage_parquet_view,
 )
 from pipelines.ingest.validate import mask_personal_data, validation_sql
 
 STAGE = "stage_rows"
+PARQUET_VIEW = "stage_parquet"
 # Rows staged before a chunk of files is validated and committed (bounds memory at 10M events).
 DEFAULT_CHUNK_ROWS = 2_000_000
 
@@ -150,6 +152,7 @@ class _SourceLoader:
         if results:
             self._commit_chunk(results, chunk)
         self.con.execute(f"DROP TABLE IF EXISTS {STAGE}")
+        self.con.execute(f"DROP VIEW IF EXISTS {PARQUET_VIEW}")
 
     def _read_file(self, path: Path, file_idx: int, chunk: StagedChunk, inventory: dict) -> FileResult:
         relative = path.relative_to(self.landing_dir).as_posix()
@@ -183,7 +186,7 @@ class _SourceLoader:
 
     def _commit_chunk(self, chunk: list[FileResult], staged: StagedChunk) -> None:
         con, source = self.con, self.source
-        unreadable = stage_chunk(con, source, staged, STAGE)
+        unreadable = self._validate(staged)
         for result in chunk:
             if result.file_idx in unreadable:
                 result.status, result.reason = "rejected", unreadable[result.file_idx]
@@ -203,9 +206,6 @@ class _SourceLoader:
         run_id = self.summary.run_id
         con.execute("BEGIN TRANSACTION")
         try:
-            con.execute(
-                f"CREATE OR REPLACE TEMP TABLE validated AS {validation_sql(source, STAGE, self.load_time)}"
-            )
             con.execute(
                 f"""
                 INSERT INTO audit.rejected_rows
@@ -283,6 +283,24 @@ class _SourceLoader:
             con.execute("ROLLBACK")
             raise
         self.summary.files.extend(chunk)
+
+    def _validate(self, staged: StagedChunk) -> dict[int, str]:
+        """Fill the temp table `validated` with the chunk's rows, typed, each with its reason if
+        rejected. Returns the Parquet files (file_idx -> reason) that could not be read."""
+        con, source = self.con, self.source
+        if staged.parquet_files and not (staged.json_lines or staged.csv_rows or staged.invalid_records):
+            # Parquet only (the usual batch): validate straight from the files.
+            stage_parquet_view(con, source, staged.parquet_files, PARQUET_VIEW)
+            try:
+                con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE validated AS {validation_sql(source, PARQUET_VIEW, self.load_time)}"
+                )
+                return {}
+            except duckdb.Error:
+                pass  # a data page that cannot be read: stage file by file below, which finds it
+        unreadable = stage_chunk(con, source, staged, STAGE)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE validated AS {validation_sql(source, STAGE, self.load_time)}")
+        return unreadable
 
     def _write_ledger(self, chunk: list[FileResult]) -> None:
         rows = pa.Table.from_pylist([asdict(r) for r in chunk])

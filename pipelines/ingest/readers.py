@@ -291,48 +291,51 @@ def _stage_csv(con, source: Source, rows: pa.Table, stage: str) -> None:
         con.unregister("landing_csv")
 
 
-def _parquet_values(source: Source, types: dict[str, str]) -> tuple[list[str], list[str]]:
-    """(staging columns, SQL values) for Parquet columns of the given DuckDB types."""
-    names, values = [], []
+def _parquet_columns(source: Source, types: dict[str, str]) -> str:
+    """Every staging column (text and native) as SQL over Parquet columns of the given DuckDB types."""
+    values = []
     for column in source.columns:
         quoted = f'"{column.name}"'
-        if column.name not in types:
-            continue  # absent from every file of the chunk: NULL
         native = native_column(column)
-        base_type = types[column.name].split("(")[0]
-        if native and base_type in NATIVE_TYPES[column.kind]:
-            target = NATIVE_SQL_TYPES[column.kind]
-            names += [f'"{native}"', quoted]
+        base_type = types.get(column.name, "").split("(")[0]
+        if column.name not in types:
+            text, typed = "NULL", "NULL"  # absent from every file of the chunk
+        elif native and base_type in NATIVE_TYPES[column.kind]:
             # A value the contract type cannot hold (an integer beyond INTEGER) goes the text way,
             # where the text rules reject it with its reason.
-            values += [
-                f"TRY_CAST({quoted} AS {target})",
-                f"CASE WHEN TRY_CAST({quoted} AS {target}) IS NULL THEN CAST({quoted} AS VARCHAR) END",
-            ]
+            typed = f"TRY_CAST({quoted} AS {NATIVE_SQL_TYPES[column.kind]})"
+            text = f"CASE WHEN {typed} IS NULL THEN CAST({quoted} AS VARCHAR) END"
         else:
-            names.append(quoted)
-            values.append(f"CAST({quoted} AS VARCHAR)")
-    return names, values
+            text, typed = f"CAST({quoted} AS VARCHAR)", "NULL"
+        values.append(f"CAST({text} AS VARCHAR) AS {quoted}")
+        if native:
+            values.append(f'CAST({typed} AS {NATIVE_SQL_TYPES[column.kind]}) AS "{native}"')
+    return ", ".join(values)
 
 
-def _stage_parquet(con, source: Source, files: list[ParquetFile], stage: str) -> None:
+def _parquet_select(con, source: Source, files: list[ParquetFile]) -> str:
+    """A SELECT giving the files' rows in the staging table's columns."""
     listing = "[" + ", ".join(_sql_string(str(f.path)) for f in files) + "]"
     reader = f"read_parquet({listing}, filename = true, file_row_number = true, union_by_name = true)"
     types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {reader})").fetchall())
-    names, values = _parquet_values(source, types)
-    index = pa.table({"file_name": [str(f.path) for f in files], "file_idx": [f.file_idx for f in files]})
-    con.register("parquet_index", index)
-    try:
-        con.execute(
-            f"""
-            INSERT INTO {stage} (file_idx, row_number, {", ".join(names)})
-            SELECT i.file_idx, p.file_row_number + 1, {", ".join(values)}
-            FROM {reader} p
-            JOIN parquet_index i ON i.file_name = p.filename
-            """
-        )
-    finally:
-        con.unregister("parquet_index")
+    index = ", ".join(f"({_sql_string(str(f.path))}, {f.file_idx})" for f in files)
+    return f"""
+        SELECT i.file_idx, p.file_row_number + 1 AS row_number, NULL::VARCHAR AS raw_record,
+               NULL::VARCHAR AS parse_error, NULL::VARCHAR AS type_errors, {_parquet_columns(source, types)}
+        FROM {reader} p
+        JOIN (VALUES {index}) AS i(file_name, file_idx) ON i.file_name = p.filename
+    """
+
+
+def _stage_parquet(con, source: Source, files: list[ParquetFile], stage: str) -> None:
+    con.execute(f"INSERT INTO {stage} BY NAME {_parquet_select(con, source, files)}")
+
+
+def stage_parquet_view(con, source: Source, files: list[ParquetFile], name: str) -> None:
+    """A view over a chunk of Parquet files in the staging table's columns: validation reads the files
+    directly, without writing them to a staging table first. A data page that cannot be read fails the
+    query that reads the view; the caller then stages the chunk with `stage_chunk`, which finds the file."""
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {_parquet_select(con, source, files)}")
 
 
 def _stage_invalid_records(con, records: list[InvalidRecord], stage: str) -> None:

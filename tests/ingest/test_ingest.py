@@ -355,3 +355,34 @@ def test_parquet_native_types_skip_the_text_rules_but_keep_every_rule(tmp_path):
     assert "seats is not an integer: 12345678901" in reasons[2]
     assert "updated_at 2100-01-01 00:00:00" in reasons[3] and "after the load time" in reasons[3]
     assert "seats must be at least 1, got 0" in reasons[4] and "amount must be at least 0, got -1" in reasons[4]
+
+
+def test_a_parquet_file_with_a_corrupt_data_page_is_rejected_and_its_chunk_still_loads(tmp_path):
+    """The footer reads, a data page does not: validation straight from the files fails, the chunk is
+    staged file by file, and only the broken file is rejected."""
+    landing = tmp_path / "landing"
+    (landing / "checkout_events").mkdir(parents=True)
+    rows = 2000
+    table = pa.table(
+        {
+            "event_id": [f"e{i}" for i in range(rows)],
+            "event_name": ["checkout_started"] * rows,
+            "event_time": pa.array([1772445600_000000] * rows, pa.timestamp("us", tz="UTC")),
+            "checkout_id": [f"k{i}" for i in range(rows)],
+            "customer_id": [f"c{i}" for i in range(rows)],
+        }
+    )
+    pq.write_table(table, landing / "checkout_events" / "a-good.parquet")
+    broken = landing / "checkout_events" / "b-broken.parquet"
+    pq.write_table(table.set_column(0, "event_id", pa.array([f"x{i}" for i in range(rows)])), broken,
+                   compression="snappy")
+    data = bytearray(broken.read_bytes())
+    data[8:4008] = b"\xff" * 4000  # the first data pages; the footer at the end stays intact
+    broken.write_bytes(bytes(data))
+    with connect(tmp_path / "probe.duckdb") as con:  # the footer is readable
+        assert con.execute(f"SELECT num_rows FROM parquet_file_metadata('{broken}')").fetchall() == [(rows,)]
+    summary = _ingest(landing, tmp_path / "w.duckdb")
+    status = {f.file_path: (f.status, f.rows_loaded, f.reason) for f in summary.files}
+    assert status["checkout_events/a-good.parquet"][:2] == ("loaded", rows)
+    assert status["checkout_events/b-broken.parquet"][0] == "rejected"
+    assert status["checkout_events/b-broken.parquet"][2].startswith("file cannot be read")
