@@ -5,6 +5,11 @@ Builds a warehouse with DuckDB SQL only (range(), no Python loop over rows): N r
 load ledger of 100k-row files, fct tables and KPI marts derived from them, then times
 `run_all_checks` on it (GX Data Docs included unless --no-docs). Also home of `derive_marts`, the
 plain-SQL mini-model the tests use to build consistent KPI tables from fct rows.
+
+`--ops` times instead what a pipeline run pays: each Dagster check op's checks (`pipelines.checks.
+CHECK_GROUPS`) on a fresh connection, over whole tables and scoped to the newest load in the ledger (as
+if this run had just loaded it), nothing written. On a warehouse built by `funnel run`:
+`python -m data_checks.bench --keep WAREHOUSE --ops` (a copy: --keep opens it read-write).
 """
 
 from __future__ import annotations
@@ -181,6 +186,40 @@ def build_large_warehouse(con: duckdb.DuckDBPyConnection, events: int) -> None:
     derive_marts(con)
 
 
+def time_ops(path: Path, threads: int, repeat: int = 1) -> None:
+    """Seconds (wall, process CPU) per check op, whole tables vs scoped to the newest load."""
+    from data_checks.runner import run_checks
+    from data_checks.suites import all_checks
+    from pipelines.checks import CHECK_GROUPS
+
+    with duckdb.connect(str(path), read_only=True) as con:
+        [(newest,)] = con.execute("SELECT max(event_time) FROM raw.checkout_events").fetchall()
+        [(last,)] = con.execute(
+            "SELECT run_id FROM audit.load_ledger ORDER BY loaded_at DESC, run_id LIMIT 1"
+        ).fetchall()
+    now = newest + timedelta(hours=1)
+    checks = all_checks()
+    print(f"newest load: {last}")
+    for label, loads in (("whole tables", None), ("newest load", [last])):
+        total_wall = total_cpu = 0.0
+        for op, assets in CHECK_GROUPS.items():
+            selected = [c for c in checks if c.asset in assets]
+            best = None
+            for _ in range(repeat):
+                wall, cpu = time.perf_counter(), time.process_time()
+                with duckdb.connect(str(path), read_only=True) as con:
+                    con.execute(f"SET threads = {threads}")
+                    con.execute("SET TimeZone = 'UTC'")
+                    results = run_checks(con, "bench", selected, now=now, write=False, loads=loads)
+                took = (time.perf_counter() - wall, time.process_time() - cpu)
+                best = took if best is None or took[0] < best[0] else best
+            failed = [r.check_name for r in results if not r.passed]
+            print(f"{label:13s} {op:24s} {best[0]:6.2f} s wall {best[1]:6.2f} s CPU  failed: {failed or '-'}")
+            total_wall += best[0]
+            total_cpu += best[1]
+        print(f"{label:13s} {'all 7 ops':24s} {total_wall:6.2f} s wall {total_cpu:6.2f} s CPU")
+
+
 def main(argv: list[str] | None = None) -> int:
     from data_checks.runner import any_blocking_failure, format_results, run_all_checks
 
@@ -189,7 +228,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", help="build the warehouse in this file (kept); default: a temporary file")
     parser.add_argument("--no-docs", action="store_true")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--ops", action="store_true", help="time each Dagster check op, whole vs newest load")
+    parser.add_argument("--repeat", type=int, default=1, help="with --ops: best of N")
     args = parser.parse_args(argv)
+    if args.ops:
+        if not args.keep:
+            parser.error("--ops needs --keep WAREHOUSE (an existing warehouse)")
+        time_ops(Path(args.keep), args.threads, args.repeat)
+        return 0
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(args.keep) if args.keep else Path(tmp) / "warehouse.duckdb"

@@ -2,13 +2,18 @@
 
 Public entry points:
 
-- `run_all_checks(con, run_id, *, freshness_hours=36)`: every check (what `funnel check` runs).
-- `run_checks(con, run_id, checks, ...)`: a subset (what each Dagster asset check runs).
+- `run_all_checks(con, run_id, *, freshness_hours=36)`: every check over whole tables (what
+  `funnel check` runs: the full audit).
+- `run_checks(con, run_id, checks, ..., loads=None)`: a subset (what each Dagster asset check runs);
+  `loads` limits the load-scoped raw checks to the rows of those ingestion runs (None: every row).
+- `unverified_loads(con, checks)`: the ingestion runs whose rows those checks have not yet verified
+  (what a Dagster run passes as `loads`).
 - `any_blocking_failure(results)` / `blocking_failures(results)`: whether a publish must be held back.
 - `format_results(results)`: the lines `funnel check` prints.
 
-GX checks are grouped by table into one suite per table and result format, validated through GX's SQL
-datasource on a cursor of `con` (see `data_checks.gx_duckdb`): the work runs in DuckDB.
+GX checks are grouped by batch (a table, or the rows of the loads being checked) into one suite per
+batch and result format, validated through GX's SQL datasource on a cursor of `con` (see
+`data_checks.gx_duckdb`): the work runs in DuckDB.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from pathlib import Path
 import duckdb
 
 import pipelines.settings  # noqa: F401  (GX analytics off before great_expectations is imported)
-from data_checks.suites import ERROR, Check, CheckParams, all_checks
+from data_checks.suites import ERROR, LOAD_SCOPES, WARNING, Check, CheckParams, all_checks, load_filter
 
 log = logging.getLogger(__name__)
 
@@ -208,24 +213,31 @@ def _run_gx(con, checks: list[Check], params: CheckParams, docs_dir: Path | None
     context = ephemeral_context(docs_dir)
     datasource = add_warehouse_datasource(context, con)
     by_format: dict[str, list] = defaultdict(list)
-    by_table: dict[str, list[Check]] = defaultdict(list)
+    # One GX batch per table, and one more per raw table for the rows of the loads being checked.
+    by_batch: dict[tuple[str, bool], list[Check]] = defaultdict(list)
     for check in checks:
-        by_table[check.table].append(check)
-    for table, table_checks in by_table.items():
+        by_batch[(check.table, params.loads is not None and check.scope in LOAD_SCOPES)].append(check)
+    for (table, scoped), batch_checks in by_batch.items():
         schema, name = table.split(".", 1)
-        asset = datasource.add_table_asset(name=table, table_name=name, schema_name=schema)
-        batch = asset.add_batch_definition_whole_table(name=f"{table}:all")
+        label = f"{table}:loads" if scoped else table
+        if scoped:
+            asset = datasource.add_query_asset(
+                name=label, query=f"SELECT * FROM {table} WHERE {load_filter(params.loads)}"
+            )
+        else:
+            asset = datasource.add_table_asset(name=label, table_name=name, schema_name=schema)
+        batch = asset.add_batch_definition_whole_table(name=f"{label}:all")
         suites: dict[str, list] = defaultdict(list)
-        for check in table_checks:
+        for check in batch_checks:
             for expectation in check.expectations(params):
                 expectation.meta = {**(expectation.meta or {}), "check": check.name}
                 fmt = "COMPLETE" if isinstance(expectation, gxe.UnexpectedRowsExpectation) else "SUMMARY"
                 suites[fmt].append(expectation)
         for fmt, expectations in suites.items():
-            suite = context.suites.add(gx.ExpectationSuite(name=f"{table}.{fmt.lower()}", expectations=expectations))
+            suite = context.suites.add(gx.ExpectationSuite(name=f"{label}.{fmt.lower()}", expectations=expectations))
             by_format[fmt].append(
                 context.validation_definitions.add(
-                    gx.ValidationDefinition(name=f"{table}.{fmt.lower()}", data=batch, suite=suite)
+                    gx.ValidationDefinition(name=f"{label}.{fmt.lower()}", data=batch, suite=suite)
                 )
             )
     results: dict[str, list] = defaultdict(list)
@@ -260,10 +272,18 @@ def run_checks(
     now: datetime | None = None,
     docs_dir: Path | str | None = None,
     write: bool = True,
+    loads: list[str] | tuple[str, ...] | None = None,
 ) -> list[CheckResult]:
-    """Run `checks` (default: all), write them to audit.check_results, return them in order."""
+    """Run `checks` (default: all), write them to audit.check_results, return them in order.
+
+    `loads`: the ingestion run ids whose raw rows the load-scoped checks (scope NEW_ROWS / NEW_KEYS)
+    read; None reads every row. Whole-table checks ignore it (docs/data-quality.md)."""
     checks = list(checks if checks is not None else all_checks())
-    params = CheckParams(now=now or _now(), freshness_hours=float(freshness_hours))
+    params = CheckParams(
+        now=now or _now(),
+        freshness_hours=float(freshness_hours),
+        loads=tuple(sorted(set(loads))) if loads is not None else None,
+    )
     checked_at = _now()
     missing = {
         c.name: [t for t in dict.fromkeys((c.table, *c.reads)) if not relation_exists(con, t)] for c in checks
@@ -321,8 +341,12 @@ def run_all_checks(
     now: datetime | None = None,
     docs_dir: Path | str | None = None,
     build_docs: bool = True,
+    loads: list[str] | tuple[str, ...] | None = None,
 ) -> list[CheckResult]:
     """Every check on the warehouse connection; results also written to audit.check_results.
+
+    By default (`loads=None`) every check reads whole tables: the full audit of `funnel check`, which
+    also sees bad rows loaded long ago (e.g. written into raw by hand, which the ingestion never does).
 
     GX Data Docs are built to `docs_dir` (default: $FUNNEL_GX_DOCS_DIR, else `gx_docs/` beside the
     warehouse file; none for an in-memory database) unless `build_docs` is False.
@@ -336,7 +360,54 @@ def run_all_checks(
         freshness_hours=freshness_hours,
         now=now,
         docs_dir=docs_dir if build_docs else None,
+        loads=loads,
     )
+
+
+def unverified_loads(con: duckdb.DuckDBPyConnection, checks: list[Check]) -> list[str] | None:
+    """The ingestion runs whose raw rows the load-scoped `checks` still have to read, or None for every
+    row (whole tables).
+
+    A load is verified for a check when, in the load's own run (the ingestion writes its run id to the
+    ledger and `_run_id`; the Dagster check op records results under the same run id), the check
+    passed, or, for a warning, ran at all (it was reported; it never blocks). Because each run checks
+    every load not yet verified, a check's newest verified load also vouches for every older one. So
+    the loads to check are those loaded at or after the check's newest verified load that are not
+    verified themselves: normally just this run's; after a blocked run, also the loads of the runs
+    that failed, until their rows pass (as whole-table checks used to re-find them on every run).
+
+    None (whole tables) when there is no ledger or no results yet, or when no load is verified.
+    """
+    names = [c.name for c in checks if c.scope in LOAD_SCOPES]
+    if not names:
+        return None
+    if not relation_exists(con, "audit.load_ledger") or not relation_exists(con, RESULTS_TABLE):
+        return None
+    severities = [WARNING if c.severity == WARNING else ERROR for c in checks if c.scope in LOAD_SCOPES]
+    cur = con.cursor()
+    rows = cur.execute(
+        f"""
+        WITH loads AS (SELECT run_id, max(loaded_at) AS loaded_at FROM audit.load_ledger
+                   WHERE run_id IS NOT NULL GROUP BY run_id),
+        checks AS (SELECT unnest(?::VARCHAR[]) AS check_name, unnest(?::VARCHAR[]) AS severity),
+        verified AS (  -- (check, load): done in the load's own run
+            SELECT DISTINCT c.check_name, l.run_id, l.loaded_at
+              FROM checks c JOIN {RESULTS_TABLE} r ON r.check_name = c.check_name
+              JOIN loads l ON l.run_id = r.run_id
+             WHERE r.passed OR c.severity = '{WARNING}'),
+        mark AS (SELECT c.check_name, max(v.loaded_at) AS verified_to
+                   FROM checks c LEFT JOIN verified v USING (check_name) GROUP BY c.check_name)
+        SELECT DISTINCT l.run_id
+          FROM mark m CROSS JOIN loads l
+         WHERE (m.verified_to IS NULL OR l.loaded_at >= m.verified_to)
+           AND NOT EXISTS (SELECT 1 FROM verified v WHERE v.check_name = m.check_name AND v.run_id = l.run_id)
+         ORDER BY 1
+        """,
+        [names, severities],
+    ).fetchall()
+    [(all_loads,)] = cur.execute("SELECT count(DISTINCT run_id) FROM audit.load_ledger").fetchall()
+    pending = [r[0] for r in rows]
+    return None if len(pending) == all_loads else pending
 
 
 def results_as_dicts(results: list[CheckResult]) -> list[dict]:

@@ -11,6 +11,12 @@ public mart. Every `data_checks.suites.Check` becomes one `AssetCheckSpec` on it
 Every result is also written to `audit.check_results` with the Dagster run id, which is how
 `funnel run` names the failed check (`data_checks.runner.read_results(con, run_id)`).
 
+The row-level checks of the raw tables read only the rows of the loads they have not verified yet
+(`data_checks.runner.unverified_loads`: normally the rows this run's ingestion loaded, whose `_run_id`
+is this Dagster run's id), and uniqueness probes the history with those rows' keys; whole-table
+checks read metadata, aggregates or the ledger (docs/data-quality.md, "What each check reads").
+`funnel check` is the full audit over whole tables.
+
 Settings: `FUNNEL_FRESHNESS_HOURS` (default 36) is the age after which the newest event is stale.
 """
 
@@ -19,7 +25,7 @@ import os
 
 import dagster as dg
 
-from data_checks.runner import CheckResult, run_checks
+from data_checks.runner import CheckResult, run_checks, unverified_loads
 from data_checks.suites import Check, all_checks
 from pipelines.resources import WarehouseResource
 
@@ -86,7 +92,12 @@ def _build_check_op(name: str, assets: tuple[str, ...]) -> dg.AssetChecksDefinit
         selected = [by_key[key] for key in context.selected_asset_check_keys if key in by_key]
         selected.sort(key=checks.index)
         with warehouse.connect() as con:
-            results = run_checks(con, context.run.run_id, selected, freshness_hours=freshness_hours())
+            loads = unverified_loads(con, selected)
+            context.log.info(
+                f"{name}: load-scoped checks read "
+                + ("every row" if loads is None else f"the rows of {len(loads)} load(s): {', '.join(loads) or '-'}")
+            )
+            results = run_checks(con, context.run.run_id, selected, freshness_hours=freshness_hours(), loads=loads)
         for result in results:
             if not result.passed:
                 log = context.log.error if result.blocking else context.log.warning

@@ -251,3 +251,46 @@ def test_checks_run_on_a_warehouse_file(tmp_path):
         results = run_all_checks(con, "file-run", now=NOW)
         assert not any_blocking_failure(results)
     assert (tmp_path / "gx_docs" / "index.html").exists()  # default: gx_docs/ beside the warehouse
+
+
+def _problems(result) -> set[tuple[str, str]]:
+    rows = json.loads(result.details)["expectations"][0]["unexpected_rows"]
+    return {(str(r["period_start"])[:10] if r["period_start"] else None, r["problem"]) for r in rows}
+
+
+def test_period_gaps_need_the_first_and_last_periods_with_activity(con):
+    """The gap check reads only min()/max() of the facts: periods missing at either end are still found."""
+    con.execute("DELETE FROM marts.kpi_daily WHERE period_start IN (DATE '2026-03-02', DATE '2026-03-20')")
+    result = run_one(con, "kpi_daily_no_period_gaps")
+    assert not result.passed and result.blocking
+    assert _problems(result) == {
+        ("2026-03-02", "missing period with checkouts"),
+        ("2026-03-02", "missing period with orders"),  # o1, placed 2026-03-02
+        ("2026-03-20", "missing period with checkouts"),
+    }
+
+
+def test_period_gaps_find_repeated_and_null_periods(con):
+    con.execute("INSERT INTO marts.kpi_weekly SELECT * FROM marts.kpi_weekly WHERE period_start = DATE '2026-03-09'")
+    assert ("2026-03-09", "period_start null or repeated") in _problems(run_one(con, "kpi_weekly_no_period_gaps"))
+    con.execute("UPDATE marts.kpi_monthly SET period_start = NULL")
+    assert (None, "period_start null or repeated") in _problems(run_one(con, "kpi_monthly_no_period_gaps"))
+
+
+def test_unique_key_checks_also_find_a_null_key(con):
+    con.execute("UPDATE marts.fct_checkouts SET checkout_id = NULL WHERE checkout_id = 'k2'")
+    result = run_one(con, "fct_checkouts_unique_key")
+    assert not result.passed
+    assert json.loads(result.details)["expectations"][0]["unexpected_rows"] == [{"checkout_id": None, "copies": 1}]
+
+
+def test_a_query_returning_more_than_200_rows_is_counted_in_full(con):
+    """GX fetches at most 200 evidence rows; the query runs once, and the count comes from GX's count
+    metric only when the rows were cut."""
+    con.execute(
+        "INSERT INTO marts.fct_checkouts SELECT 'x' || i, 'c', TIMESTAMP '2026-03-02 10:00:00', TRUE, NULL, NULL, "
+        "NULL, NULL, NULL, 9, FALSE, NULL, NULL FROM range(250) t(i)"
+    )
+    result = run_one(con, "fct_checkouts_consistent")
+    assert not result.passed and result.observed_value == "250 unexpected"
+    assert len(json.loads(result.details)["expectations"][0]["unexpected_rows"]) == 20

@@ -19,7 +19,8 @@ def test_a_blocking_check_stops_publishing_and_says_why(tmp_path, capsys, landin
     published = warehouse.with_name("w.published.duckdb")
     before = published.stat()
 
-    # Break an invariant the loader guarantees: two rows with one event_id.
+    # Break an invariant the loader guarantees, behind the loader's back: a second row with event_id
+    # ev001, written into the history by hand (it keeps the first run's _run_id and _loaded_at).
     with connect(warehouse) as con:
         con.execute("INSERT INTO raw.checkout_events SELECT * FROM raw.checkout_events WHERE event_id = 'ev001'")
     # New data lands, so the next run has work to do and checks what it loads on.
@@ -29,16 +30,25 @@ def test_a_blocking_check_stops_publishing_and_says_why(tmp_path, capsys, landin
     )
     capsys.readouterr()
 
+    # The run's row checks read only what it loaded (ev900), but the ledger reconciliation counts the
+    # whole raw table against the ledger: one row more than was ever loaded blocks the run.
     assert main(args) == 1
     out = capsys.readouterr()
-    assert "raw_events_event_id_unique" in out.err
+    assert "raw_rows_match_ledger" in out.err
     assert "left as it was at the last good run" in out.err
     after = published.stat()
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
     status = json.loads(status_path(warehouse).read_text())
-    assert status["status"] == "failure" and "raw_events_event_id_unique" in status["message"]
+    assert status["status"] == "failure" and "raw_rows_match_ledger" in status["message"]
     with connect(warehouse) as con:
         failed = con.execute(
-            "SELECT check_name, severity FROM audit.check_results WHERE NOT passed AND severity = 'error'"
+            "SELECT check_name, severity, details FROM audit.check_results WHERE NOT passed AND severity = 'error'"
         ).fetchall()
-    assert ("raw_events_event_id_unique", "error") in failed
+    assert [name for name, _, _ in failed] == ["raw_rows_match_ledger"]
+    [evidence] = json.loads(failed[0][2])["expectations"][0]["unexpected_rows"]
+    assert evidence["source"] == "checkout_events" and evidence["raw_rows"] == evidence["rows_loaded"] + 1
+
+    # The on-demand full audit reads whole tables: it names the duplicated key itself.
+    assert main(["check", "--warehouse", str(warehouse)]) == 1
+    out = capsys.readouterr().out
+    assert "[FAILED] raw_events_event_id_unique" in out and "[FAILED] raw_rows_match_ledger" in out
