@@ -18,6 +18,8 @@ import pyarrow as pa
 from pipelines.settings import published_path
 
 PUBLISHED_SCHEMAS = ("marts", "audit")
+# The column in which an incremental dbt model keeps the newest load its rows were built from.
+BUILD_WATERMARK = "_inputs_loaded_at"
 
 
 def column_descriptions(manifest_path: Path) -> pa.Table:
@@ -56,8 +58,16 @@ def publish(con: duckdb.DuckDBPyConnection, warehouse: Path, manifest_path: Path
     try:
         for schema in PUBLISHED_SCHEMAS:
             con.execute(f"CREATE SCHEMA published_copy.{schema}")
+        bookkept = set(
+            con.execute(
+                "SELECT table_schema, table_name FROM information_schema.columns "
+                f"WHERE table_catalog = current_database() AND column_name = '{BUILD_WATERMARK}'"
+            ).fetchall()
+        )
         for schema, table in tables:
-            con.execute(f'CREATE TABLE published_copy.{schema}."{table}" AS SELECT * FROM {schema}."{table}"')
+            # The incremental models' watermark is the build's bookkeeping, not data: readers never see it.
+            columns = f"* EXCLUDE ({BUILD_WATERMARK})" if (schema, table) in bookkept else "*"
+            con.execute(f'CREATE TABLE published_copy.{schema}."{table}" AS SELECT {columns} FROM {schema}."{table}"')
         con.register("column_descriptions", column_descriptions(manifest_path))
         con.execute("CREATE SCHEMA published_copy.meta")
         con.execute("CREATE TABLE published_copy.meta.column_descriptions AS SELECT * FROM column_descriptions")

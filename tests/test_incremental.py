@@ -14,9 +14,18 @@ MARTS = ("fct_checkouts", "kpi_daily", "kpi_weekly", "kpi_monthly", "funnel_step
 
 
 def _marts(published) -> dict[str, list[tuple]]:
+    """Every column but the incremental bookkeeping (`_inputs_loaded_at`: when the rows were loaded,
+    which differs between two warehouses holding the same data)."""
     con = duckdb.connect(str(published), read_only=True)
     try:
-        return {t: con.execute(f"SELECT * FROM marts.{t} ORDER BY ALL").fetchall() for t in MARTS}
+        tables = {}
+        for t in MARTS:
+            names = [r[0] for r in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'marts' AND table_name = ? "
+                "ORDER BY ordinal_position", [t]).fetchall()]
+            columns = ", ".join(f'"{c}"' for c in names if not c.startswith("_"))
+            tables[t] = con.execute(f"SELECT {columns} FROM marts.{t} ORDER BY ALL").fetchall()
+        return tables
     finally:
         con.close()
 

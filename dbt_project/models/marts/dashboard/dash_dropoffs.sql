@@ -1,6 +1,11 @@
 -- Checkouts that stopped before an order was placed, per cohort day, last step reached and segment,
 -- with how many of them had a payment_failed event (at or after the checkout's start). For the
 -- dashboard's drop-off page: nothing there scans raw events.
+-- A table, rebuilt every run. Measured on 10M events plus one day: the (day, plan, deployment, device)
+-- groups holding a changed checkout (late status changes touch ~240 of 366 cohort days) hold 19% of
+-- the checkouts, and gathering them and their payment_failed events scans fct_checkouts and the
+-- events all the same: the incremental SELECT took 1.2 s against 1.6 s for the whole table (load
+-- ~4), before its deletes and the watermark bookkeeping.
 {{ config(materialized='table') }}
 
 with failures as (

@@ -1,6 +1,10 @@
 -- Funnel counts per cohort day and segment, for the dashboard's funnel page (filters by date range,
 -- plan, deployment, country, device, new vs returning). Sums of these rows over any filter equal
 -- marts.funnel_steps for the same cohorts. Portable SQL: runs on DuckDB, PostgreSQL and Spark.
+-- A table, rebuilt every run. Measured on 10M events plus one day: late status changes of old
+-- orders change checkouts in ~240 of the 366 cohort days, so an incremental build must recompute
+-- whole (day, plan, deployment, country, device) groups found by scanning all of fct_checkouts; that
+-- SELECT took 0.77 s against 0.61 s for the whole table (load ~4), before its deletes.
 {{ config(materialized='table') }}
 
 with checkouts as (

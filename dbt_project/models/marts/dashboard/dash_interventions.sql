@@ -2,6 +2,8 @@
 -- deployment, first order or not, and intervention reason (NULL for orders without intervention).
 -- Sums over any slice give the spec's manual_intervention_rate (all self-service orders) and
 -- first_order_manual_intervention_rate (is_first_order = true).
+-- A table, rebuilt every run: it reads only the self-service orders of fct_orders (~0.1-0.2 s at
+-- 10M events), less than an incremental build's bookkeeping would cost.
 {{ config(materialized='table') }}
 
 select

@@ -1,6 +1,9 @@
 -- payment_failed events by error code, per cohort day of their checkout, the last step that
 -- checkout reached, whether it converted, and segment. A checkout counts once per error code.
 -- For the drop-off page's "which errors are behind the drop-offs".
+-- A table, rebuilt every run. Measured on 10M events plus one day: recomputing only the (day, plan,
+-- deployment, device) groups holding a changed checkout or a new payment_failed event (19% of the
+-- checkouts) took 1.7 s against 1.2 s for the whole table (load ~4): both scan the events.
 {{ config(materialized='table') }}
 
 with failures as (

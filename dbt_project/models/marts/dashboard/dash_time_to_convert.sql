@@ -5,6 +5,10 @@
 -- the rows carry 7 columns instead of 14. Quantiles are not additive, so this is not aggregated
 -- further: exactness over any filter combination needs the values themselves.
 -- Portable SQL: runs on DuckDB, PostgreSQL and Spark.
+-- A table, rebuilt every run. Measured on 10M events plus one day: recomputing only the groups holding
+-- a changed checkout took 0.30 s against 0.24 s for the whole SELECT (late status changes touch ~240
+-- of 366 cohort days, and the groups are found by scanning fct_checkouts); incremental would save at
+-- most writing the 1M rows (~0.5 s), for a watermark column and group bookkeeping in a public table.
 {{ config(materialized='table') }}
 
 select
