@@ -1,7 +1,8 @@
 """Set-based loading of a landing directory into the warehouse.
 
-New files (those not yet in audit.load_ledger) are read in path order into a staging table, validated
-by one generated SQL statement, de-duplicated against everything loaded before, and written with their
+New files (those not yet in audit.load_ledger) are read in path order into a staging table (a chunk of
+Parquet files only: a view over the files, read once by the validation), validated by one generated
+SQL statement, de-duplicated against everything loaded before, and written with their
 ledger rows and rejected rows. Files are committed in chunks of whole files, so a file is loaded all
 or nothing: a crash leaves no part of a file behind, and the next run loads it.
 """

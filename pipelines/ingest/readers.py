@@ -1,7 +1,8 @@
 """Reading landed files, whatever their format, into one staging table per chunk of files.
 
 Readers turn files into rows of text columns (one per contract column) with the row number the
-contract defines. Files are read one by one (a file that cannot be read raises FileRejected with
+contract defines; a Parquet column that already has its contract type fills a typed `native_<column>`
+instead, which skips the text rules. Files are read one by one (a file that cannot be read raises FileRejected with
 the reason, and the caller records it and goes on), but staged together: a chunk's JSON lines, CSV
 rows and Parquet files each enter the staging table in one set-based statement, so the cost per
 file stays small when thousands of small files land.
