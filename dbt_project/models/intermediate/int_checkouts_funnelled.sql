@@ -28,7 +28,7 @@
   there it is a table.
 -#}
 {{ config(
-    materialized=('table' if target.type == 'spark' else 'incremental'),
+    materialized=incremental_or_table(),
     unique_key='checkout_id',
     incremental_strategy='delete+insert',
     on_schema_change='fail',
@@ -37,26 +37,20 @@
 
 with
 {% if is_incremental() %}
-watermark as (
-    -- An empty table (e.g. after `dbt build --empty`) has seen nothing yet: everything is new.
-    select coalesce(max(_inputs_loaded_at), {{ dbt.cast('\'1900-01-01 00:00:00\'', dbt.type_timestamp()) }}) as loaded_at
-    from {{ this }}
-),
-
 -- Every version of every order with a new version: a new version may name another customer or
 -- checkout, and the old ones lose the order (their first order or their step 6 may change).
 changed_orders as (
     select customer_id, checkout_id
     from {{ ref('stg_orders') }}
     where order_id in (
-        select order_id from {{ ref('stg_orders') }} where _loaded_at > (select loaded_at from watermark)
+        {{ orders_changed_since(watermark(this)) }}
     )
 ),
 
 affected as (
     select checkout_id
     from {{ ref('stg_checkout_events') }}
-    where _loaded_at > (select loaded_at from watermark)
+    where _loaded_at > {{ watermark(this) }}
     union
     select checkout_id from changed_orders where checkout_id is not null
     union
@@ -66,15 +60,6 @@ affected as (
         and customer_id in (select customer_id from changed_orders)
 ),
 {% endif %}
-
-inputs_loaded as (
-    select max(loaded_at) as loaded_at
-    from (
-        select max(_loaded_at) as loaded_at from {{ ref('stg_checkout_events') }}
-        union all
-        select max(_loaded_at) as loaded_at from {{ ref('stg_orders') }}
-    ) as newest
-),
 
 starts as (
     select
@@ -194,7 +179,7 @@ select
     case
         when s6.checkout_id is not null then {{ hours_between('s.started_at', 's6.step_6_at') }}
     end as hours_to_convert,
-    (select loaded_at from inputs_loaded) as _inputs_loaded_at
+    {{ newest_loaded_at([ref('stg_checkout_events'), ref('stg_orders')]) }} as _inputs_loaded_at
 from starts as s
 -- Every checkout with a start has its row in `reached` (the same events): an inner join.
 inner join reached as r on r.checkout_id = s.checkout_id
