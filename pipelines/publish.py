@@ -1,14 +1,24 @@
 """Publishing the warehouse for readers: a read-only copy of the public schemas, swapped atomically.
 
 Readers (dashboard, analysts, `funnel sql`) never open the warehouse itself, so they never block a
-run and a run never breaks them. After a successful run the public schemas are copied to a temporary
+run and a run never breaks them. After a successful run the public schemas are written to a temporary
 file that is renamed over the published copy: a reader sees either the old copy or the new one.
+
+The big incremental marts (those with a build watermark and a unique key, e.g. fct_checkouts and
+fct_orders) are not copied whole every run: the temporary file starts as a copy of the last published
+file, and only the rows dbt rewrote since that publish (watermark newer than the one recorded in
+`meta.published_tables`) replace their keys. Every other table is copied whole (they are small). A
+table falls back to a whole copy when the last copy cannot be trusted for it: no previous copy, other
+columns, no recorded watermark, a share of rewritten rows above `WHOLE_COPY_SHARE` (a full refresh),
+or a row count that differs from the warehouse's after the update.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,63 +30,203 @@ from pipelines.settings import published_path
 PUBLISHED_SCHEMAS = ("marts", "audit")
 # The column in which an incremental dbt model keeps the newest load its rows were built from.
 BUILD_WATERMARK = "_inputs_loaded_at"
+# Above this share of rewritten rows, copying the table whole is cheaper than delete + insert.
+WHOLE_COPY_SHARE = 0.2
+COPY = "published_copy"
+PREVIOUS = "previous_copy"
 
 
-def column_descriptions(manifest_path: Path) -> pa.Table:
-    """Table and column descriptions from the dbt manifest, for the analysts' schema browser."""
+@dataclass
+class PublishSummary:
+    path: Path
+    copied: list[str] = field(default_factory=list)  # tables written whole
+    updated: dict[str, int] = field(default_factory=dict)  # table -> rows replaced in the last copy
+
+
+@dataclass(frozen=True)
+class ManifestFacts:
+    descriptions: pa.Table  # table and column descriptions, for the analysts' schema browser
+    unique_keys: dict[tuple[str, str], list[str]]  # (schema, table) -> unique key of incremental models
+
+
+def _schema_and_table(node: dict) -> tuple[str, str]:
+    schema = node.get("config", {}).get("schema") or node.get("schema")
+    return schema, node.get("identifier") or node.get("alias") or node["name"]
+
+
+def manifest_facts(manifest_path: Path) -> ManifestFacts:
+    """What publishing needs from the dbt manifest: descriptions and the incremental models' keys."""
     rows = {"table_schema": [], "table_name": [], "column_name": [], "description": []}
-    if manifest_path.exists():
-        manifest = json.loads(manifest_path.read_text())
-        nodes = list(manifest.get("nodes", {}).values()) + list(manifest.get("sources", {}).values())
-        for node in nodes:
-            if node.get("resource_type") not in ("model", "seed", "source"):
-                continue
-            schema = node.get("config", {}).get("schema") or node.get("schema")
-            table = node.get("identifier") or node.get("alias") or node["name"]
+    unique_keys: dict[tuple[str, str], list[str]] = {}
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    nodes = list(manifest.get("nodes", {}).values()) + list(manifest.get("sources", {}).values())
+    for node in nodes:
+        if node.get("resource_type") not in ("model", "seed", "source"):
+            continue
+        schema, table = _schema_and_table(node)
+        key = node.get("config", {}).get("unique_key")
+        if key and node.get("config", {}).get("materialized") == "incremental":
+            unique_keys[(schema, table)] = [key] if isinstance(key, str) else list(key)
+        rows["table_schema"].append(schema)
+        rows["table_name"].append(table)
+        rows["column_name"].append(None)
+        rows["description"].append(node.get("description") or "")
+        for column in node.get("columns", {}).values():
             rows["table_schema"].append(schema)
             rows["table_name"].append(table)
-            rows["column_name"].append(None)
-            rows["description"].append(node.get("description") or "")
-            for column in node.get("columns", {}).values():
-                rows["table_schema"].append(schema)
-                rows["table_name"].append(table)
-                rows["column_name"].append(column["name"])
-                rows["description"].append(column.get("description") or "")
-    return pa.table(rows, schema=pa.schema([(name, pa.string()) for name in rows]))
+            rows["column_name"].append(column["name"])
+            rows["description"].append(column.get("description") or "")
+    descriptions = pa.table(rows, schema=pa.schema([(name, pa.string()) for name in rows]))
+    return ManifestFacts(descriptions, unique_keys)
 
 
-def publish(con: duckdb.DuckDBPyConnection, warehouse: Path, manifest_path: Path) -> Path:
-    """Copy the public schemas of the open warehouse to its published path. Returns that path."""
+def _columns(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str) -> list[tuple[str, str]]:
+    return con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_catalog = ? AND table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+        [catalog, schema, table],
+    ).fetchall()
+
+
+def _public_tables(con: duckdb.DuckDBPyConnection, catalog: str) -> list[tuple[str, str]]:
+    return con.execute(
+        "SELECT table_schema, table_name FROM information_schema.tables "
+        f"WHERE table_catalog = ? AND table_schema IN {PUBLISHED_SCHEMAS} ORDER BY ALL",
+        [catalog],
+    ).fetchall()
+
+
+def _watermark(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> datetime | None:
+    return con.execute(f'SELECT max({BUILD_WATERMARK}) FROM {schema}."{table}"').fetchall()[0][0]
+
+
+def _update_plan(con, target: Path, catalog: str, bookkept: list[tuple[str, str]],
+                 unique_keys: dict[tuple[str, str], list[str]]) -> dict[tuple[str, str], datetime] | None:
+    """For each bookkept table, the watermark it had in the last published copy, when every one of
+    them can be brought up to date in that copy; None when the copy must be written afresh."""
+    if not target.exists():
+        return None
+    con.execute(f"ATTACH '{target}' AS {PREVIOUS} (READ_ONLY)")
+    try:
+        if not con.execute(
+            f"SELECT count(*) FROM information_schema.tables WHERE table_catalog = '{PREVIOUS}' "
+            "AND table_schema = 'meta' AND table_name = 'published_tables'"
+        ).fetchall()[0][0]:
+            return None
+        recorded = {
+            (schema, table): watermark
+            for schema, table, watermark in con.execute(
+                f"SELECT table_schema, table_name, inputs_loaded_at FROM {PREVIOUS}.meta.published_tables"
+            ).fetchall()
+        }
+        plan = {}
+        for schema, table in bookkept:
+            since = recorded.get((schema, table))
+            same_columns = _columns(con, PREVIOUS, schema, table) == [
+                c for c in _columns(con, catalog, schema, table) if c[0] != BUILD_WATERMARK
+            ]
+            if since is None or (schema, table) not in unique_keys or not same_columns:
+                return None
+            total, rewritten = con.execute(
+                f'SELECT count(*), count(*) FILTER (WHERE {BUILD_WATERMARK} > ?) FROM {schema}."{table}"', [since]
+            ).fetchall()[0]
+            if rewritten > WHOLE_COPY_SHARE * total:  # a full refresh, typically
+                return None
+            plan[(schema, table)] = since
+        return plan
+    finally:
+        con.execute(f"DETACH {PREVIOUS}")
+
+
+def _update_in_place(con, schema: str, table: str, key: list[str], since: datetime) -> int:
+    """Replace, in the copy, the rows of the keys dbt rewrote after `since`. Returns the rows written."""
+    source, copy = f'{schema}."{table}"', f'{COPY}.{schema}."{table}"'
+    keys = ", ".join(f'"{k}"' for k in key)
+    matches = " AND ".join(f'{copy}."{k}" = rewritten."{k}"' for k in key)
+    con.execute(
+        f"DELETE FROM {copy} USING (SELECT DISTINCT {keys} FROM {source} WHERE {BUILD_WATERMARK} > ?) AS rewritten "
+        f"WHERE {matches}",
+        [since],
+    )
+    con.execute(f"INSERT INTO {copy} SELECT * EXCLUDE ({BUILD_WATERMARK}) FROM {source} WHERE {BUILD_WATERMARK} > ?",
+                [since])
+    written = con.execute(f"SELECT count(*) FROM {source} WHERE {BUILD_WATERMARK} > ?", [since]).fetchall()[0][0]
+    # A key dbt dropped (none should: orders and checkouts never disappear) would survive in the copy.
+    if con.execute(f"SELECT count(*) FROM {copy}").fetchall()[0][0] != con.execute(
+        f"SELECT count(*) FROM {source}"
+    ).fetchall()[0][0]:
+        raise CopyOutOfStep(f"{schema}.{table}")
+    return written
+
+
+class CopyOutOfStep(Exception):
+    """The last published copy of a table cannot be updated to equal the warehouse's table."""
+
+
+def publish(con: duckdb.DuckDBPyConnection, warehouse: Path, manifest_path: Path) -> PublishSummary:
+    """Write the public schemas of the open warehouse to its published path (module docstring)."""
     target = published_path(warehouse)
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    temporary.unlink(missing_ok=True)
-    tables = con.execute(
-        "SELECT table_schema, table_name FROM information_schema.tables "
-        f"WHERE table_catalog = current_database() AND table_schema IN {PUBLISHED_SCHEMAS} ORDER BY ALL"
-    ).fetchall()
-    con.execute(f"ATTACH '{temporary}' AS published_copy")
+    facts = manifest_facts(manifest_path)
+    catalog = con.execute("SELECT current_database()").fetchall()[0][0]
+    tables = _public_tables(con, catalog)
+    bookkept = [
+        (schema, table) for schema, table in tables
+        if any(name == BUILD_WATERMARK for name, _ in _columns(con, catalog, schema, table))
+    ]
+    plan = _update_plan(con, target, catalog, bookkept, facts.unique_keys)
     try:
-        for schema in PUBLISHED_SCHEMAS:
-            con.execute(f"CREATE SCHEMA published_copy.{schema}")
-        bookkept = set(
-            con.execute(
-                "SELECT table_schema, table_name FROM information_schema.columns "
-                f"WHERE table_catalog = current_database() AND column_name = '{BUILD_WATERMARK}'"
-            ).fetchall()
-        )
+        summary = _write_copy(con, temporary, target if plan else None, tables, bookkept, plan or {}, facts)
+    except CopyOutOfStep:
+        summary = _write_copy(con, temporary, None, tables, bookkept, {}, facts)
+    os.replace(temporary, target)
+    summary.path = target
+    return summary
+
+
+def _write_copy(con, temporary: Path, start_from: Path | None, tables, bookkept, plan, facts) -> PublishSummary:
+    """Write the published copy to `temporary`: a copy of `start_from` brought up to date per `plan`,
+    or a new file when `start_from` is None."""
+    temporary.unlink(missing_ok=True)
+    if start_from:
+        # A published file is only ever replaced whole, never written in place: this copy is consistent.
+        shutil.copyfile(start_from, temporary)
+    summary = PublishSummary(temporary)
+    con.execute(f"ATTACH '{temporary}' AS {COPY}")
+    try:
+        for schema in (*PUBLISHED_SCHEMAS, "meta"):
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {COPY}.{schema}")
+        for schema, table in set(_public_tables(con, COPY)) - set(tables):
+            con.execute(f'DROP TABLE {COPY}.{schema}."{table}"')
+        watermarks = {}
         for schema, table in tables:
+            is_bookkept = (schema, table) in bookkept
+            if is_bookkept:
+                watermarks[(schema, table)] = _watermark(con, schema, table)
+            if (schema, table) in plan:
+                key = facts.unique_keys[(schema, table)]
+                summary.updated[f"{schema}.{table}"] = _update_in_place(con, schema, table, key, plan[(schema, table)])
+                continue
             # The incremental models' watermark is the build's bookkeeping, not data: readers never see it.
-            columns = f"* EXCLUDE ({BUILD_WATERMARK})" if (schema, table) in bookkept else "*"
-            con.execute(f'CREATE TABLE published_copy.{schema}."{table}" AS SELECT {columns} FROM {schema}."{table}"')
-        con.register("column_descriptions", column_descriptions(manifest_path))
-        con.execute("CREATE SCHEMA published_copy.meta")
-        con.execute("CREATE TABLE published_copy.meta.column_descriptions AS SELECT * FROM column_descriptions")
-        con.unregister("column_descriptions")
+            selected = f"* EXCLUDE ({BUILD_WATERMARK})" if is_bookkept else "*"
+            con.execute(f'CREATE OR REPLACE TABLE {COPY}.{schema}."{table}" AS SELECT {selected} FROM {schema}."{table}"')
+            summary.copied.append(f"{schema}.{table}")
+        published_tables = pa.table({
+            "table_schema": [schema for schema, _ in tables],
+            "table_name": [table for _, table in tables],
+            "inputs_loaded_at": pa.array([watermarks.get(t) for t in tables], pa.timestamp("us")),
+        })
+        for name, rows in (("column_descriptions", facts.descriptions), ("published_tables", published_tables)):
+            con.register(f"new_{name}", rows)
+            con.execute(f"CREATE OR REPLACE TABLE {COPY}.meta.{name} AS SELECT * FROM new_{name}")
+            con.unregister(f"new_{name}")
         con.execute(
-            "CREATE TABLE published_copy.meta.published AS SELECT ?::TIMESTAMP AS published_at",
+            f"CREATE OR REPLACE TABLE {COPY}.meta.published AS SELECT ?::TIMESTAMP AS published_at",
             [datetime.now(UTC).replace(tzinfo=None)],
         )
-    finally:
-        con.execute("DETACH published_copy")
-    os.replace(temporary, target)
-    return target
+    except BaseException:
+        con.execute(f"DETACH {COPY}")
+        temporary.unlink(missing_ok=True)
+        raise
+    con.execute(f"DETACH {COPY}")
+    return summary

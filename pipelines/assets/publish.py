@@ -28,6 +28,13 @@ def published_warehouse(
     with warehouse.writer_lock(), warehouse.connect() as con:
         # The run is complete once it is published: record it first so readers see it.
         record_successful_run(con, context.run_id, "published", build_fingerprint(config.conversion_window_days))
-        path = publish(con, Path(warehouse.path), DBT_PROJECT.manifest_path)
+        summary = publish(con, Path(warehouse.path), DBT_PROJECT.manifest_path)
     write_run_status(warehouse.path, run_id=context.run_id, status="success", message="published")
-    return dg.MaterializeResult(metadata={"path": str(path), "bytes": path.stat().st_size})
+    return dg.MaterializeResult(
+        metadata={
+            "path": str(summary.path),
+            "bytes": summary.path.stat().st_size,
+            "tables_copied_whole": len(summary.copied),
+            "rows_replaced": dg.MetadataValue.json(summary.updated),
+        }
+    )
