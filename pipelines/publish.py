@@ -7,10 +7,12 @@ file that is renamed over the published copy: a reader sees either the old copy 
 The big incremental marts (those with a build watermark and a unique key, e.g. fct_checkouts and
 fct_orders) are not copied whole every run: the temporary file starts as a copy of the last published
 file, and only the rows dbt rewrote since that publish (watermark newer than the one recorded in
-`meta.published_tables`) replace their keys. Every other table is copied whole (they are small). A
-table falls back to a whole copy when the last copy cannot be trusted for it: no previous copy, other
-columns, no recorded watermark, a share of rewritten rows above `WHOLE_COPY_SHARE` (a full refresh),
-or a row count that differs from the warehouse's after the update.
+`meta.published_tables`) replace their keys. Every other table is copied whole (they are small). The
+copy is written afresh instead when the last one cannot be trusted: no previous copy, a previous copy
+built by another dbt project or conversion window (`meta.published.build_fingerprint`: such a build
+rewrites every row from the same inputs, so the watermarks do not move), no recorded watermark, other
+columns, a share of rewritten rows above `WHOLE_COPY_SHARE` (then a whole copy is cheaper), or a row
+count that differs from the warehouse's after the update (a row gone without a rewrite).
 """
 
 from __future__ import annotations
@@ -101,17 +103,22 @@ def _watermark(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> datet
 
 
 def _update_plan(con, target: Path, catalog: str, bookkept: list[tuple[str, str]],
-                 unique_keys: dict[tuple[str, str], list[str]]) -> dict[tuple[str, str], datetime] | None:
+                 unique_keys: dict[tuple[str, str], list[str]], fingerprint: str) -> dict[tuple[str, str], datetime] | None:
     """For each bookkept table, the watermark it had in the last published copy, when every one of
     them can be brought up to date in that copy; None when the copy must be written afresh."""
     if not target.exists():
         return None
     con.execute(f"ATTACH '{target}' AS {PREVIOUS} (READ_ONLY)")
     try:
-        if not con.execute(
-            f"SELECT count(*) FROM information_schema.tables WHERE table_catalog = '{PREVIOUS}' "
-            "AND table_schema = 'meta' AND table_name = 'published_tables'"
-        ).fetchall()[0][0]:
+        recorded_columns = set(con.execute(
+            f"SELECT table_name || '.' || column_name FROM information_schema.columns WHERE table_catalog = '{PREVIOUS}' "
+            "AND table_schema = 'meta' AND table_name IN ('published', 'published_tables')"
+        ).fetchall())
+        if not {("published.build_fingerprint",), ("published_tables.inputs_loaded_at",)} <= recorded_columns:
+            return None
+        # Another dbt project or conversion window rebuilt every row from the same inputs: the
+        # watermarks did not move, so only the fingerprint tells that the old copy is stale.
+        if con.execute(f"SELECT build_fingerprint FROM {PREVIOUS}.meta.published").fetchall() != [(fingerprint,)]:
             return None
         recorded = {
             (schema, table): watermark
@@ -130,7 +137,7 @@ def _update_plan(con, target: Path, catalog: str, bookkept: list[tuple[str, str]
             total, rewritten = con.execute(
                 f'SELECT count(*), count(*) FILTER (WHERE {BUILD_WATERMARK} > ?) FROM {schema}."{table}"', [since]
             ).fetchall()[0]
-            if rewritten > WHOLE_COPY_SHARE * total:  # a full refresh, typically
+            if rewritten > WHOLE_COPY_SHARE * total:
                 return None
             plan[(schema, table)] = since
         return plan
@@ -163,8 +170,9 @@ class CopyOutOfStep(Exception):
     """The last published copy of a table cannot be updated to equal the warehouse's table."""
 
 
-def publish(con: duckdb.DuckDBPyConnection, warehouse: Path, manifest_path: Path) -> PublishSummary:
-    """Write the public schemas of the open warehouse to its published path (module docstring)."""
+def publish(con: duckdb.DuckDBPyConnection, warehouse: Path, manifest_path: Path, fingerprint: str) -> PublishSummary:
+    """Write the public schemas of the open warehouse to its published path (module docstring).
+    `fingerprint` identifies the dbt build that wrote the marts (pipelines.dbt_build.build_fingerprint)."""
     target = published_path(warehouse)
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     facts = manifest_facts(manifest_path)
@@ -174,17 +182,18 @@ def publish(con: duckdb.DuckDBPyConnection, warehouse: Path, manifest_path: Path
         (schema, table) for schema, table in tables
         if any(name == BUILD_WATERMARK for name, _ in _columns(con, catalog, schema, table))
     ]
-    plan = _update_plan(con, target, catalog, bookkept, facts.unique_keys)
+    plan = _update_plan(con, target, catalog, bookkept, facts.unique_keys, fingerprint)
     try:
-        summary = _write_copy(con, temporary, target if plan else None, tables, bookkept, plan or {}, facts)
+        summary = _write_copy(con, temporary, target if plan else None, tables, bookkept, plan or {}, facts, fingerprint)
     except CopyOutOfStep:
-        summary = _write_copy(con, temporary, None, tables, bookkept, {}, facts)
+        summary = _write_copy(con, temporary, None, tables, bookkept, {}, facts, fingerprint)
     os.replace(temporary, target)
     summary.path = target
     return summary
 
 
-def _write_copy(con, temporary: Path, start_from: Path | None, tables, bookkept, plan, facts) -> PublishSummary:
+def _write_copy(con, temporary: Path, start_from: Path | None, tables, bookkept, plan, facts,
+                fingerprint: str) -> PublishSummary:
     """Write the published copy to `temporary`: a copy of `start_from` brought up to date per `plan`,
     or a new file when `start_from` is None."""
     temporary.unlink(missing_ok=True)
@@ -221,8 +230,8 @@ def _write_copy(con, temporary: Path, start_from: Path | None, tables, bookkept,
             con.execute(f"CREATE OR REPLACE TABLE {COPY}.meta.{name} AS SELECT * FROM new_{name}")
             con.unregister(f"new_{name}")
         con.execute(
-            f"CREATE OR REPLACE TABLE {COPY}.meta.published AS SELECT ?::TIMESTAMP AS published_at",
-            [datetime.now(UTC).replace(tzinfo=None)],
+            f"CREATE OR REPLACE TABLE {COPY}.meta.published AS SELECT ?::TIMESTAMP AS published_at, ? AS build_fingerprint",
+            [datetime.now(UTC).replace(tzinfo=None), fingerprint],
         )
     except BaseException:
         con.execute(f"DETACH {COPY}")

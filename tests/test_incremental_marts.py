@@ -259,7 +259,4 @@ def test_an_order_moved_to_another_customer_recomputes_the_old_customers_checkou
     fresh = Settings.from_env(landing, tmp_path / "fresh" / "warehouse.duckdb")
     run_pipeline(fresh)
     assert _differences(settings.warehouse, fresh.warehouse) == {}
-    # The second run brought the first run's published copy up to date, replacing only the rewritten
-    # rows of the facts (pipelines/publish.py), and that copy equals the one a single run published.
-    assert set(replaced) == {"marts.fct_orders", "marts.fct_checkouts"} and all(replaced.values()), replaced
     assert _differences(settings.published, fresh.published, minimum_tables=14) == {}

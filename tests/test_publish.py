@@ -50,9 +50,9 @@ def warehouse(tmp_path) -> Path:
     return path
 
 
-def _publish(warehouse: Path, manifest: Path):
+def _publish(warehouse: Path, manifest: Path, fingerprint: str = "build-1"):
     with connect(warehouse) as con:
-        return publish(con, warehouse, manifest)
+        return publish(con, warehouse, manifest, fingerprint)
 
 
 def _rewrite(warehouse: Path, table: str, key: str, keys: list[int], status: str, loaded_at: str) -> None:
@@ -127,6 +127,19 @@ def test_a_full_refresh_writes_the_copy_afresh(warehouse, manifest):
     assert summary.updated == {}
     assert len(summary.copied) == 4
     _assert_copy_equals_warehouse(warehouse)
+
+
+def test_a_build_by_another_dbt_project_writes_the_copy_afresh(warehouse, manifest):
+    _publish(warehouse, manifest)
+    # Another conversion window rebuilt every row from the same inputs: the watermarks did not move.
+    with connect(warehouse) as con:
+        con.execute("UPDATE marts.fct_checkouts SET status = 'converted_in_7_days'")
+    summary = _publish(warehouse, manifest, fingerprint="build-2")
+    assert summary.updated == {}
+    _assert_copy_equals_warehouse(warehouse)
+    con = duckdb.connect(str(published_path(warehouse)), read_only=True)
+    assert con.execute("SELECT build_fingerprint FROM meta.published").fetchall() == [("build-2",)]
+    con.close()
 
 
 def test_changed_columns_write_the_copy_afresh(warehouse, manifest):

@@ -27,8 +27,9 @@ def published_warehouse(
 ) -> dg.MaterializeResult:
     with warehouse.writer_lock(), warehouse.connect() as con:
         # The run is complete once it is published: record it first so readers see it.
-        record_successful_run(con, context.run_id, "published", build_fingerprint(config.conversion_window_days))
-        summary = publish(con, Path(warehouse.path), DBT_PROJECT.manifest_path)
+        fingerprint = build_fingerprint(config.conversion_window_days)
+        record_successful_run(con, context.run_id, "published", fingerprint)
+        summary = publish(con, Path(warehouse.path), DBT_PROJECT.manifest_path, fingerprint)
     write_run_status(warehouse.path, run_id=context.run_id, status="success", message="published")
     return dg.MaterializeResult(
         metadata={
