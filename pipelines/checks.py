@@ -34,12 +34,10 @@ FRESHNESS_ENV = "FUNNEL_FRESHNESS_HOURS"
 # op name -> the assets whose checks it runs
 CHECK_GROUPS = {
     "ingest_landing_checks": ("raw/checkout_events", "raw/orders", "audit/load_ledger"),
-    "kpi_daily_checks": ("marts/kpi_daily",),
-    "kpi_weekly_checks": ("marts/kpi_weekly",),
-    "kpi_monthly_checks": ("marts/kpi_monthly",),
-    "funnel_steps_checks": ("marts/funnel_steps",),
-    "fct_checkouts_checks": ("marts/fct_checkouts",),
-    "fct_orders_checks": ("marts/fct_orders",),
+    "mart_checks": (
+        "marts/kpi_daily", "marts/kpi_weekly", "marts/kpi_monthly", "marts/funnel_steps", "marts/fct_checkouts",
+        "marts/fct_orders",
+    ),
 }
 
 
