@@ -31,9 +31,8 @@ from pipelines.ingest.contract import CHECKOUT_EVENTS, ORDERS, Source
 class _ExpectationClasses:
     """`great_expectations.expectations`, imported when a check first builds its expectations.
 
-    Importing GX takes ~2.5 s; the checks are listed (for Dagster's definitions, the docs, the CLI)
-    long before one runs, and `funnel run` imports GX in the background meanwhile
-    (`pipelines.run.preload_checks`)."""
+    Importing GX takes ~2.6 s; the checks are listed (for Dagster's definitions, the docs, the CLI)
+    in processes that may never run one (`dagster dev`, sensors, `funnel sql`)."""
 
     def __getattr__(self, name: str):
         import great_expectations.expectations

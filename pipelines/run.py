@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import importlib
-import logging
 import os
-import threading
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,8 +19,6 @@ from pipelines.warehouse import connect, writer_lock
 
 if TYPE_CHECKING:
     import dagster as dg
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -126,27 +121,6 @@ def execute_job(job, settings: Settings, op_config: dict):
     return result, log_path, errors, warnings
 
 
-def _import_check_libraries() -> None:
-    try:
-        for module in ("data_checks.expectations", "data_checks.gx_duckdb", "great_expectations.checkpoint"):
-            importlib.import_module(module)  # Great Expectations
-        from pipelines.stats import wilson_interval
-
-        wilson_interval([1], [2])  # imports statsmodels, for the KPI movement checks
-    except Exception:  # the check step imports them again and reports the error there
-        log.debug("preloading the check libraries failed", exc_info=True)
-
-
-def preload_checks() -> threading.Thread:
-    """Import Great Expectations and statsmodels (~4 s) in a background thread. The first check step
-    needs them only after ingestion; meanwhile the main thread mostly waits on DuckDB and SQLite,
-    which release the GIL, so most of the import is hidden. A step that gets there first waits on
-    Python's import lock for the module, never a half-imported one."""
-    thread = threading.Thread(target=_import_check_libraries, name="preload-checks", daemon=True)
-    thread.start()
-    return thread
-
-
 def run_pipeline(settings: Settings, wait_seconds: float = 0.0) -> RunOutcome:
     """Materialise every asset once. Raises PipelineFailed (with the report) when a step or an
     error-level check fails; WarehouseBusyError when another run holds the warehouse."""
@@ -159,7 +133,6 @@ def run_pipeline(settings: Settings, wait_seconds: float = 0.0) -> RunOutcome:
         from pipelines.definitions import build_definitions
 
         job = build_definitions(settings).resolve_job_def("funnel_pipeline")
-        preload_checks()
         window = {"config": {"conversion_window_days": settings.conversion_window_days}}
         result, log_path, errors, warnings = execute_job(
             job, settings, {"dbt_models": window, "published_warehouse": window}

@@ -81,22 +81,11 @@ def test_definitions_follow_settings(tmp_path):
 
 
 def test_loading_the_definitions_leaves_great_expectations_and_statsmodels_for_the_checks():
-    # Importing them costs ~4 s; `funnel run` imports them in the background while ingestion runs
-    # (pipelines.run.preload_checks), and a check step imports them when it first builds a suite.
+    # Importing them costs ~4 s: a check step imports them when it first builds a suite, and a
+    # process that never runs a check (`dagster dev`, sensors) never pays it.
     probe = (
         "import sys, pipelines.definitions, pipelines.checks\n"
         "print(sorted(m for m in ('great_expectations', 'statsmodels') if m in sys.modules))"
     )
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"
-
-
-def test_the_check_libraries_load_in_the_background():
-    probe = (
-        "import sys\n"
-        "from pipelines.run import preload_checks\n"
-        "preload_checks().join()\n"
-        "print(sorted(m for m in ('great_expectations', 'statsmodels') if m in sys.modules))"
-    )
-    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
-    assert loaded.strip() == "['great_expectations', 'statsmodels']"
