@@ -103,9 +103,9 @@ def _watermark(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> datet
 
 
 def _update_plan(con, target: Path, catalog: str, bookkept: list[tuple[str, str]],
-                 unique_keys: dict[tuple[str, str], list[str]], fingerprint: str) -> dict[tuple[str, str], datetime] | None:
-    """For each bookkept table, the watermark it had in the last published copy, when every one of
-    them can be brought up to date in that copy; None when the copy must be written afresh."""
+                 unique_keys: dict[tuple[str, str], list[str]], fingerprint: str) -> dict[tuple[str, str], Update] | None:
+    """For each bookkept table, what bringing it up to date in the last published copy takes, when
+    every one of them can be; None when the copy must be written afresh."""
     if not target.exists():
         return None
     con.execute(f"ATTACH '{target}' AS {PREVIOUS} (READ_ONLY)")
@@ -139,31 +139,35 @@ def _update_plan(con, target: Path, catalog: str, bookkept: list[tuple[str, str]
             ).fetchall()[0]
             if rewritten > WHOLE_COPY_SHARE * total:
                 return None
-            plan[(schema, table)] = since
+            plan[(schema, table)] = Update(since, rewritten, total)
         return plan
     finally:
         con.execute(f"DETACH {PREVIOUS}")
 
 
-def _update_in_place(con, schema: str, table: str, key: list[str], since: datetime) -> int:
-    """Replace, in the copy, the rows of the keys dbt rewrote after `since`. Returns the rows written."""
+@dataclass(frozen=True)
+class Update:
+    since: datetime  # the table's watermark when the last copy was published
+    rewritten: int  # rows dbt wrote after it
+    total: int  # rows of the warehouse's table
+
+
+def _update_in_place(con, schema: str, table: str, key: list[str], update: Update) -> int:
+    """Replace, in the copy, the rows of the keys dbt rewrote after `update.since`. Returns the rows written."""
     source, copy = f'{schema}."{table}"', f'{COPY}.{schema}."{table}"'
     keys = ", ".join(f'"{k}"' for k in key)
     matches = " AND ".join(f'{copy}."{k}" = rewritten."{k}"' for k in key)
     con.execute(
         f"DELETE FROM {copy} USING (SELECT DISTINCT {keys} FROM {source} WHERE {BUILD_WATERMARK} > ?) AS rewritten "
         f"WHERE {matches}",
-        [since],
+        [update.since],
     )
     con.execute(f"INSERT INTO {copy} SELECT * EXCLUDE ({BUILD_WATERMARK}) FROM {source} WHERE {BUILD_WATERMARK} > ?",
-                [since])
-    written = con.execute(f"SELECT count(*) FROM {source} WHERE {BUILD_WATERMARK} > ?", [since]).fetchall()[0][0]
+                [update.since])
     # A key dbt dropped (none should: orders and checkouts never disappear) would survive in the copy.
-    if con.execute(f"SELECT count(*) FROM {copy}").fetchall()[0][0] != con.execute(
-        f"SELECT count(*) FROM {source}"
-    ).fetchall()[0][0]:
+    if con.execute(f"SELECT count(*) FROM {copy}").fetchall()[0][0] != update.total:
         raise CopyOutOfStep(f"{schema}.{table}")
-    return written
+    return update.rewritten
 
 
 class CopyOutOfStep(Exception):

@@ -135,8 +135,8 @@ def test_two_runs_with_late_changes_equal_a_fresh_build(tmp_path, monkeypatch):
     replaced = {}
     update_in_place = publish._update_in_place
 
-    def recording(con, schema, table, key, since):
-        replaced[f"{schema}.{table}"] = update_in_place(con, schema, table, key, since)
+    def recording(con, schema, table, key, update):
+        replaced[f"{schema}.{table}"] = update_in_place(con, schema, table, key, update)
         return replaced[f"{schema}.{table}"]
 
     monkeypatch.setattr(publish, "_update_in_place", recording)
