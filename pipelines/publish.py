@@ -102,10 +102,18 @@ def _watermark(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> datet
     return con.execute(f'SELECT max({BUILD_WATERMARK}) FROM {schema}."{table}"').fetchall()[0][0]
 
 
-def _update_plan(con, target: Path, catalog: str, bookkept: list[tuple[str, str]],
+@dataclass(frozen=True)
+class Update:
+    since: datetime  # the table's watermark when the last copy was published
+    rewritten: int  # rows dbt wrote after it
+    total: int  # rows of the warehouse's table
+
+
+def _update_plan(con, target: Path, published_columns: dict[tuple[str, str], list[tuple[str, str]]],
                  unique_keys: dict[tuple[str, str], list[str]], fingerprint: str) -> dict[tuple[str, str], Update] | None:
-    """For each bookkept table, what bringing it up to date in the last published copy takes, when
-    every one of them can be; None when the copy must be written afresh."""
+    """For each bookkept table (`published_columns`: its columns as readers see them), what bringing
+    it up to date in the last published copy takes, when every one of them can be; None when the copy
+    must be written afresh."""
     if not target.exists():
         return None
     con.execute(f"ATTACH '{target}' AS {PREVIOUS} (READ_ONLY)")
@@ -127,11 +135,9 @@ def _update_plan(con, target: Path, catalog: str, bookkept: list[tuple[str, str]
             ).fetchall()
         }
         plan = {}
-        for schema, table in bookkept:
+        for (schema, table), columns in published_columns.items():
             since = recorded.get((schema, table))
-            same_columns = _columns(con, PREVIOUS, schema, table) == [
-                c for c in _columns(con, catalog, schema, table) if c[0] != BUILD_WATERMARK
-            ]
+            same_columns = _columns(con, PREVIOUS, schema, table) == columns
             if since is None or (schema, table) not in unique_keys or not same_columns:
                 return None
             total, rewritten = con.execute(
@@ -143,13 +149,6 @@ def _update_plan(con, target: Path, catalog: str, bookkept: list[tuple[str, str]
         return plan
     finally:
         con.execute(f"DETACH {PREVIOUS}")
-
-
-@dataclass(frozen=True)
-class Update:
-    since: datetime  # the table's watermark when the last copy was published
-    rewritten: int  # rows dbt wrote after it
-    total: int  # rows of the warehouse's table
 
 
 def _update_in_place(con, schema: str, table: str, key: list[str], update: Update) -> int:
@@ -182,11 +181,14 @@ def publish(con: duckdb.DuckDBPyConnection, warehouse: Path, manifest_path: Path
     facts = manifest_facts(manifest_path)
     catalog = con.execute("SELECT current_database()").fetchall()[0][0]
     tables = _public_tables(con, catalog)
-    bookkept = [
-        (schema, table) for schema, table in tables
-        if any(name == BUILD_WATERMARK for name, _ in _columns(con, catalog, schema, table))
-    ]
-    plan = _update_plan(con, target, catalog, bookkept, facts.unique_keys, fingerprint)
+    # The bookkept tables (the incremental models) and their columns without the watermark.
+    published_columns = {}
+    for schema, table in tables:
+        columns = _columns(con, catalog, schema, table)
+        if any(name == BUILD_WATERMARK for name, _ in columns):
+            published_columns[(schema, table)] = [c for c in columns if c[0] != BUILD_WATERMARK]
+    bookkept = list(published_columns)
+    plan = _update_plan(con, target, published_columns, facts.unique_keys, fingerprint)
     try:
         summary = _write_copy(con, temporary, target if plan else None, tables, bookkept, plan or {}, facts, fingerprint)
     except CopyOutOfStep:
