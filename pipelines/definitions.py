@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from pipelines import warm_dbt
 from pipelines.assets.dbt import DBT_PROJECT, dbt_models
 from pipelines.assets.publish import published_warehouse
 from pipelines.assets.raw import ingest_landing_asset
@@ -30,7 +31,11 @@ def build_definitions(settings: Settings | None = None, target: str | None = Non
         resources={
             "warehouse": WarehouseResource.from_settings(settings),
             "landing": LandingResource(path=str(settings.landing_dir)),
-            "dbt": DbtBuildResource(project_dir=DBT_PROJECT, profiles_dir=str(DBT_PROJECT.profiles_dir)),
+            # `funnel-dbt` runs dbt in the process `funnel run` started ahead of the build, when
+            # there is one, and is `dbt` otherwise (pipelines/warm_dbt.py).
+            "dbt": DbtBuildResource(
+                project_dir=DBT_PROJECT, profiles_dir=str(DBT_PROJECT.profiles_dir), dbt_executable=warm_dbt.CLIENT_EXECUTABLE
+            ),
         },
         jobs=[funnel_pipeline_job],
         sensors=[new_landed_files_sensor, record_failed_run],

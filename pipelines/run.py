@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from pipelines import report
+from pipelines import report, warm_dbt
 from pipelines.dbt_build import build_fingerprint
 from pipelines.ingest.ledger import ensure_tables, last_published_fingerprint
 from pipelines.ingest.load import new_files
@@ -130,13 +130,15 @@ def run_pipeline(settings: Settings, wait_seconds: float = 0.0) -> RunOutcome:
             # so neither Dagster nor dbt is even loaded.
             text = _report(settings, "", [], [])
             return RunOutcome(run_id="", report=text + "\nThe marts and the published copy are up to date: nothing rebuilt.")
-        from pipelines.definitions import build_definitions
+        # dbt's process imports dbt while this one imports Dagster, creates the run and ingests.
+        with warm_dbt.started():
+            from pipelines.definitions import build_definitions
 
-        job = build_definitions(settings).resolve_job_def("funnel_pipeline")
-        window = {"config": {"conversion_window_days": settings.conversion_window_days}}
-        result, log_path, errors, warnings = execute_job(
-            job, settings, {"dbt_models": window, "published_warehouse": window}
-        )
+            job = build_definitions(settings).resolve_job_def("funnel_pipeline")
+            window = {"config": {"conversion_window_days": settings.conversion_window_days}}
+            result, log_path, errors, warnings = execute_job(
+                job, settings, {"dbt_models": window, "published_warehouse": window}
+            )
         text = _report(settings, result.run_id, errors, warnings) + f"\nRun log: {log_path}"
         if errors:
             _record_failure(settings, result.run_id, "; ".join(errors))

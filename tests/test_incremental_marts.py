@@ -241,8 +241,10 @@ def test_an_order_moved_to_another_customer_recomputes_the_old_customers_checkou
     """c01's only placed order o01 moves to c02 in a later run: c01's later checkout k19 becomes a
     new-customer checkout, which only a rebuild of the old customer's checkouts finds."""
     monkeypatch.setattr(sys.modules[__name__], "LATE_ORDERS", [
-        "o01,c02,k01,2026-03-02T10:41:00Z,2026-03-23T10:00:00Z,web_direct,new_subscription,completed,premium,saas,"
-        "5,1740.0,USD,false,",
+        (
+            "o01,c02,k01,2026-03-02T10:41:00Z,2026-03-23T10:00:00Z,web_direct,new_subscription,completed,premium,saas,"
+            "5,1740.0,USD,false,"
+        ),
     ])
     monkeypatch.setattr(sys.modules[__name__], "LATE_EVENTS", [
         _event("lt10", "checkout_started", "2026-03-26T10:00:00Z", "k90", "c90", **START)

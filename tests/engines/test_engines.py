@@ -166,6 +166,13 @@ MACRO_QUERY = """
 {%- set ts = "cast('2026-03-01 10:00:00.5' as " ~ dbt.type_timestamp() ~ ")" -%}
 {%- set ids = "(select 'a1' as id union all select 'a-2' as id union all select 'B7' as id)" -%}
 {%- set nums = "(select 1.0 as x union all select 2.0 as x union all select 4.0 as x union all select 10.0 as x)" -%}
+{#- time_list with a FILTER: the times 10:00, 13:00 and 14:00 of 2026-03-01 (12:00 is filtered out) -#}
+{%- set times -%}
+(select {{ checkout_funnel.time_list('v.t') }} filter (where v.keep = 1) as times from (
+    {%- for hhmm, keep in [('10:00', 1), ('12:00', 0), ('13:00', 1), ('14:00', 1)] %}
+    select cast('2026-03-01 {{ hhmm }}:00' as {{ dbt.type_timestamp() }}) as t, {{ keep }} as keep{{ ' union all' if not loop.last }}
+    {%- endfor %}) as v)
+{%- endset -%}
 select
     {{ checkout_funnel.epoch_seconds(ts) }} as epoch,
     {{ checkout_funnel.hours_between("cast('2026-03-01 10:00:00' as " ~ dbt.type_timestamp() ~ ")",
@@ -188,7 +195,14 @@ select
     (select count(*) from ({{ checkout_funnel.period_series('month',
         "(select cast('2026-01-01' as date) as lo, cast('2026-03-01' as date) as hi)", 'lo', 'hi') }}) as s) as months,
     (select count(*) from ({{ checkout_funnel.period_series('day',
-        "(select cast(null as date) as lo, cast(null as date) as hi)", 'lo', 'hi') }}) as s) as no_days
+        "(select cast(null as date) as lo, cast(null as date) as hi)", 'lo', 'hi') }}) as s) as no_days,
+    {%- set at = "cast('2026-03-01 %s' as " ~ dbt.type_timestamp() ~ ")" %}
+    (select {{ checkout_funnel.epoch_seconds(checkout_funnel.earliest_between('times', at | format('11:00:00'), at | format('13:00:00'))) }}
+        from {{ times }} as l) as earliest_in_range,
+    (select {{ checkout_funnel.epoch_seconds(checkout_funnel.earliest_between('times', at | format('14:30:00'), at | format('15:00:00'))) }}
+        from {{ times }} as l) as earliest_none_in_range,
+    (select {{ checkout_funnel.epoch_seconds(checkout_funnel.earliest_between('times', 'cast(null as ' ~ dbt.type_timestamp() ~ ')', at | format('15:00:00'))) }}
+        from {{ times }} as l) as earliest_null_bound
 """
 
 MACRO_EXPECTED = {
@@ -196,6 +210,8 @@ MACRO_EXPECTED = {
     "window_end_epoch": 1772359200.5 + 30 * 86400, "plus_month": "2026-02-28", "plus_week": "2026-03-09",
     "week_of_sunday": "2026-03-02", "rate_null": None, "rate": 0.25, "median_even": 3.0, "median_odd": 2.0,
     "first_id": "B7", "second_id": "a-2", "weeks": 5, "months": 3, "no_days": 0,
+    # 13:00 (12:00 is filtered out of the list, 10:00 is before the range); nothing in range; a NULL bound
+    "earliest_in_range": 1772359200 + 3 * 3600, "earliest_none_in_range": None, "earliest_null_bound": None,
 }
 
 

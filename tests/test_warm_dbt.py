@@ -1,0 +1,91 @@
+"""pipelines/warm_dbt.py: the dbt process `funnel run` starts ahead of the build, and `funnel-dbt`."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipelines import warm_dbt
+from pipelines.run import run_pipeline
+from pipelines.settings import DBT_PROJECT_DIR, Settings, dbt_target_path
+from tests.conftest import CLEAN_LANDING
+
+CLIENT = Path(sys.executable).with_name(warm_dbt.CLIENT_EXECUTABLE)
+
+
+def _client(*argv: str, **env: str) -> subprocess.CompletedProcess:
+    """`funnel-dbt argv...` with this process's environment (SOCKET_ENV included, when set) plus `env`."""
+    return subprocess.run([str(CLIENT), *argv], check=False, capture_output=True, text=True,
+                          env={**os.environ, **env}, cwd=DBT_PROJECT_DIR, timeout=300)
+
+
+def test_the_command_runs_in_the_started_process_with_the_clients_streams(tmp_path):
+    """`dbt parse` through funnel-dbt: dbt's JSON log lines come out of the client's stdout and carry
+    the started process's pid; the client exits with dbt's exit code; the process serves one command."""
+    with warm_dbt.started() as process:
+        done = _client(
+            "parse", "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs"),
+            FUNNEL_WAREHOUSE=str(tmp_path / "warehouse.duckdb"), DBT_LOG_FORMAT="json",
+        )
+        assert process.wait(timeout=60) == 0
+    assert done.returncode == 0, done.stdout + done.stderr
+    pids = {json.loads(line)["info"]["pid"] for line in done.stdout.splitlines() if line.startswith("{")}
+    assert pids == {process.pid}
+    assert (tmp_path / "target" / "manifest.json").is_file()
+
+
+@pytest.mark.parametrize("warm", [True, False], ids=["started process", "dbt itself"])
+def test_exit_code_and_messages_are_dbts(warm, monkeypatch):
+    """A usage error gives click's exit code 2 and message, whether the started process or a plain
+    dbt (no SOCKET_ENV: `dagster dev`, sensors) runs the command."""
+    monkeypatch.delenv(warm_dbt.SOCKET_ENV, raising=False)
+    with warm_dbt.started() if warm else contextlib.nullcontext():
+        done = _client("no-such-command")
+    assert done.returncode == 2
+    assert "No such command 'no-such-command'" in done.stderr
+
+
+def test_a_second_command_runs_dbt_itself():
+    """The started process serves one command; the next one finds no socket and runs dbt itself."""
+    with warm_dbt.started() as process:
+        first = _client("--help")
+        process.wait(timeout=60)
+        second = _client("--help")
+    assert first.returncode == second.returncode == 0
+    assert "Usage: dbt" in first.stdout and "Usage: dbt" in second.stdout
+
+
+def test_an_unused_process_is_stopped_and_leaves_nothing_behind():
+    """A run that builds nothing (it failed before dbt) stops the process, removes its socket and
+    restores the environment."""
+    with warm_dbt.started() as process:
+        socket_path = Path(os.environ[warm_dbt.SOCKET_ENV])
+    assert process.returncode is not None
+    assert warm_dbt.SOCKET_ENV not in os.environ
+    assert not socket_path.parent.exists()
+
+
+def test_funnel_run_builds_in_the_process_it_started(tmp_path, monkeypatch):
+    """`funnel run` starts the process before it loads Dagster; the dbt build is that process."""
+    processes = []
+    start = warm_dbt.started
+
+    @contextlib.contextmanager
+    def recorded():
+        with start() as process:
+            processes.append(process)
+            yield process
+
+    monkeypatch.setattr(warm_dbt, "started", recorded)
+    settings = Settings.from_env(CLEAN_LANDING, tmp_path / "warehouse.duckdb")
+    run_pipeline(settings)
+    [process] = processes
+    log = dbt_target_path(settings.warehouse) / "dbt.log"
+    pids = {json.loads(line)["info"]["pid"] for line in log.read_text().splitlines() if line.startswith("{")}
+    assert pids == {process.pid}
