@@ -7,7 +7,8 @@ Public entry points:
 - `run_checks(con, run_id, checks, ..., loads=None)`: a subset (what each Dagster asset check runs);
   `loads` limits the load-scoped raw checks to the rows of those ingestion runs (None: every row).
 - `unverified_loads(con, checks)`: the ingestion runs whose rows those checks have not yet verified
-  (what a Dagster run passes as `loads`).
+  (what a Dagster run passes as `loads`); `run_unverified(con, run_id, checks)` runs the checks on
+  them (what a Dagster check step does).
 - `any_blocking_failure(results)` / `blocking_failures(results)`: whether a publish must be held back.
 - `format_results(results)`: the lines `funnel check` prints.
 
@@ -408,6 +409,15 @@ def unverified_loads(con: duckdb.DuckDBPyConnection, checks: list[Check]) -> lis
     [(all_loads,)] = cur.execute("SELECT count(DISTINCT run_id) FROM audit.load_ledger").fetchall()
     pending = [r[0] for r in rows]
     return None if len(pending) == all_loads else pending
+
+
+def run_unverified(
+    con: duckdb.DuckDBPyConnection, run_id: str, checks: list[Check], *, freshness_hours: float = 36
+) -> tuple[list[str] | None, list[CheckResult]]:
+    """What a Dagster check step runs: `checks`, the load-scoped ones on the loads they have not
+    verified yet. Returns those loads (None: every row) and the results, written to audit.check_results."""
+    loads = unverified_loads(con, checks)
+    return loads, run_checks(con, run_id, checks, freshness_hours=freshness_hours, loads=loads)
 
 
 def results_as_dicts(results: list[CheckResult]) -> list[dict]:

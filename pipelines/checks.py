@@ -11,6 +11,9 @@ public mart. Every `data_checks.suites.Check` becomes one `AssetCheckSpec` on it
 Every result is also written to `audit.check_results` with the Dagster run id, which is how
 `funnel run` names the failed check (`data_checks.runner.read_results(con, run_id)`).
 
+Under `funnel run` the checks run in a process that imported GX while the run started
+(`pipelines.warm_checks`); elsewhere in the op's own process. The same code runs either way.
+
 The row-level checks of the raw tables read only the rows of the loads they have not verified yet
 (`data_checks.runner.unverified_loads`: normally the rows this run's ingestion loaded, whose `_run_id`
 is this Dagster run's id), and uniqueness probes the history with those rows' keys; whole-table
@@ -25,8 +28,9 @@ import os
 
 import dagster as dg
 
-from data_checks.runner import CheckResult, run_checks, unverified_loads
+from data_checks.runner import CheckResult, run_unverified
 from data_checks.suites import Check, all_checks
+from pipelines import warm_checks
 from pipelines.resources import WarehouseResource
 
 FRESHNESS_ENV = "FUNNEL_FRESHNESS_HOURS"
@@ -89,13 +93,21 @@ def _build_check_op(name: str, assets: tuple[str, ...]) -> dg.AssetChecksDefinit
     def _run(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
         selected = [by_key[key] for key in context.selected_asset_check_keys if key in by_key]
         selected.sort(key=checks.index)
-        with warehouse.connect() as con:
-            loads = unverified_loads(con, selected)
-            context.log.info(
-                f"{name}: load-scoped checks read "
-                + ("every row" if loads is None else f"the rows of {len(loads)} load(s): {', '.join(loads) or '-'}")
+        check_process = warm_checks.running()
+        if check_process is not None:  # `funnel run`: GX is already imported there
+            loads, results = check_process.run(
+                warm_checks.CheckRequest(
+                    warehouse=warehouse.path, memory_limit=warehouse.memory_limit, threads=warehouse.threads,
+                    run_id=context.run.run_id, checks=[c.name for c in selected], freshness_hours=freshness_hours(),
+                )
             )
-            results = run_checks(con, context.run.run_id, selected, freshness_hours=freshness_hours(), loads=loads)
+        else:
+            with warehouse.connect() as con:
+                loads, results = run_unverified(con, context.run.run_id, selected, freshness_hours=freshness_hours())
+        context.log.info(
+            f"{name}: load-scoped checks read "
+            + ("every row" if loads is None else f"the rows of {len(loads)} load(s): {', '.join(loads) or '-'}")
+        )
         for result in results:
             if not result.passed:
                 log = context.log.error if result.blocking else context.log.warning

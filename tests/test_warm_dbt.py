@@ -12,9 +12,7 @@ from pathlib import Path
 import pytest
 
 from pipelines import warm_dbt
-from pipelines.run import run_pipeline
-from pipelines.settings import DBT_PROJECT_DIR, Settings, dbt_target_path
-from tests.conftest import CLEAN_LANDING
+from pipelines.settings import DBT_PROJECT_DIR
 
 CLIENT = Path(sys.executable).with_name(warm_dbt.CLIENT_EXECUTABLE)
 
@@ -70,22 +68,3 @@ def test_an_unused_process_is_stopped_and_leaves_nothing_behind():
     assert warm_dbt.SOCKET_ENV not in os.environ
     assert not socket_path.parent.exists()
 
-
-def test_funnel_run_builds_in_the_process_it_started(tmp_path, monkeypatch):
-    """`funnel run` starts the process before it loads Dagster; the dbt build is that process."""
-    processes = []
-    start = warm_dbt.started
-
-    @contextlib.contextmanager
-    def recorded():
-        with start() as process:
-            processes.append(process)
-            yield process
-
-    monkeypatch.setattr(warm_dbt, "started", recorded)
-    settings = Settings.from_env(CLEAN_LANDING, tmp_path / "warehouse.duckdb")
-    run_pipeline(settings)
-    [process] = processes
-    log = dbt_target_path(settings.warehouse) / "dbt.log"
-    pids = {json.loads(line)["info"]["pid"] for line in log.read_text().splitlines() if line.startswith("{")}
-    assert pids == {process.pid}
