@@ -1,6 +1,6 @@
 """A process that has imported Great Expectations before the run's first check step needs it.
 
-Importing GX (with scipy and statsmodels for the movement checks) takes ~2.2 s of a 2-core machine,
+Importing GX (and scipy, for the movement checks) takes ~2.3 s of a 2-core machine,
 and the first check step comes right after ingestion, so in a run that import sat on the critical
 path. `funnel run` starts this process when it knows there is something to build (`started()`): it
 imports them while the run imports Dagster, creates the run and ingests, then runs the checks each
@@ -35,7 +35,6 @@ WARM_IMPORTS = (
     "great_expectations.expectations",
     "great_expectations.checkpoint",
     "scipy.stats",
-    "statsmodels.stats.proportion",
     "duckdb_engine",
     "data_checks.gx_duckdb",
 )
