@@ -96,8 +96,10 @@ def _recording(monkeypatch, module) -> list:
 
 
 def test_funnel_run_builds_and_checks_in_the_processes_it_started(tmp_path, monkeypatch):
-    """`funnel run` starts both processes before it loads Dagster: dbt's log lines of the build carry
-    the dbt process's pid (pipelines/warm_dbt.py), and both check steps ran in the check process."""
+    """`funnel run` starts both processes (the check process with FUNNEL_CHECK_PROCESS=1) before it loads
+    Dagster: dbt's log lines of the build carry the dbt process's pid (pipelines/warm_dbt.py), and both
+    check steps ran in the check process."""
+    monkeypatch.setenv("FUNNEL_CHECK_PROCESS", "1")
     dbt_processes, check_processes = _recording(monkeypatch, warm_dbt), _recording(monkeypatch, warm_checks)
     settings = Settings.from_env(CLEAN_LANDING, tmp_path / "warehouse.duckdb")
     run_pipeline(settings)
@@ -106,3 +108,10 @@ def test_funnel_run_builds_and_checks_in_the_processes_it_started(tmp_path, monk
     pids = {json.loads(line)["info"]["pid"] for line in log.read_text().splitlines() if line.startswith("{")}
     assert pids == {dbt_process.pid}
     assert check_process.requests_served == 2  # ingest_landing_checks, mart_checks
+
+
+def test_by_default_funnel_run_starts_no_check_process(tmp_path, monkeypatch):
+    monkeypatch.delenv("FUNNEL_CHECK_PROCESS", raising=False)
+    check_processes = _recording(monkeypatch, warm_checks)
+    run_pipeline(Settings.from_env(CLEAN_LANDING, tmp_path / "warehouse.duckdb"))
+    assert check_processes == []
