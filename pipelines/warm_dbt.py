@@ -50,6 +50,10 @@ def serve(listener_fd: int, socket_path: str) -> int:
     """The waiting process: import dbt, then serve one command on the listening socket it was given
     (a client that came early waits in its backlog) with the client's streams, environment and
     working directory, and exit."""
+    # The command is dbt's: the signals a shell or supervisor may have set to "ignore" for the run
+    # (inherited across exec) act as they would on a plain `dbt` (the client forwards SIGINT, SIGTERM).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     listener = socket.socket(fileno=listener_fd)
     for module in WARM_IMPORTS:
         __import__(module)
@@ -141,8 +145,8 @@ def started() -> Iterator[subprocess.Popen]:
                 os.environ.pop(SOCKET_ENV, None)
             else:
                 os.environ[SOCKET_ENV] = previous
-            if process.poll() is None:  # never asked (nothing to build), or still finishing
-                process.terminate()
+            if process.poll() is None:  # never asked (nothing to build), or its command is over
+                process.kill()  # not SIGTERM: the run may have been started with it ignored
             process.wait()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -68,3 +69,14 @@ def test_an_unused_process_is_stopped_and_leaves_nothing_behind():
     assert warm_dbt.SOCKET_ENV not in os.environ
     assert not socket_path.parent.exists()
 
+
+
+def test_an_unused_process_is_stopped_even_when_sigterm_is_ignored():
+    """A run started under `nohup` or by a supervisor may ignore SIGTERM; the process inherits that."""
+    previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        with warm_dbt.started() as process:
+            pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert process.returncode is not None
