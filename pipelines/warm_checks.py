@@ -24,7 +24,7 @@ import subprocess
 import sys
 import traceback
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import IO
 
@@ -57,7 +57,7 @@ def _result_to_json(result: CheckResult) -> dict:
 
 
 def _result_from_json(fields: dict) -> CheckResult:
-    return replace(CheckResult(**fields), checked_at=datetime.fromisoformat(fields["checked_at"]))
+    return CheckResult(**{**fields, "checked_at": datetime.fromisoformat(fields["checked_at"])})
 
 
 def _answer(request: CheckRequest) -> dict:

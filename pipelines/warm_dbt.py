@@ -1,6 +1,6 @@
 """A dbt process started ahead of the build, so the build does not wait for dbt's imports.
 
-dagster-dbt runs every dbt command as a subprocess, and a dbt process spends ~1.5 s of a 2-core
+dagster-dbt runs every dbt command as a subprocess, and a dbt process spends ~1.3 s of a 2-core
 machine importing dbt-core and its adapter before it reads its first file. `funnel run` starts that
 process when the run begins (`started()`): it imports dbt while the run imports Dagster, creates
 the run, ingests and checks the new files, then waits on a Unix socket. The dbt resource's

@@ -70,7 +70,6 @@ def test_an_unused_process_is_stopped_and_leaves_nothing_behind():
     assert not socket_path.parent.exists()
 
 
-
 def test_an_unused_process_is_stopped_even_when_sigterm_is_ignored():
     """A run started under `nohup` or by a supervisor may ignore SIGTERM; the process inherits that."""
     previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
