@@ -11,8 +11,9 @@ public mart. Every `data_checks.suites.Check` becomes one `AssetCheckSpec` on it
 Every result is also written to `audit.check_results` with the Dagster run id, which is how
 `funnel run` names the failed check (`data_checks.runner.read_results(con, run_id)`).
 
-With FUNNEL_CHECK_PROCESS=1, `funnel run` runs the checks in a process that imported GX while the
-run started (`pipelines.warm_checks`); otherwise they run in the op's own process. The same code
+`funnel run` runs the checks in a process that imported GX while the run started
+(`pipelines.warm_checks`; FUNNEL_CHECK_PROCESS=0 turns it off); otherwise (and in `dagster dev`, sensors,
+tests with `dg.materialize`) they run in the op's own process. The same code
 runs either way.
 
 The row-level checks of the raw tables read only the rows of the loads they have not verified yet
@@ -95,7 +96,7 @@ def _build_check_op(name: str, assets: tuple[str, ...]) -> dg.AssetChecksDefinit
         selected = [by_key[key] for key in context.selected_asset_check_keys if key in by_key]
         selected.sort(key=checks.index)
         check_process = warm_checks.running()
-        if check_process is not None:  # `funnel run` with FUNNEL_CHECK_PROCESS=1: GX is imported there
+        if check_process is not None:  # `funnel run` started it: GX is imported there
             loads, results = check_process.run(
                 warm_checks.CheckRequest(
                     warehouse=warehouse.path, memory_limit=warehouse.memory_limit, threads=warehouse.threads,

@@ -14,14 +14,14 @@ from dagster_dbt import DbtCliResource
 from packaging.version import Version
 
 from pipelines import warehouse
-from pipelines.settings import Settings, published_path
+from pipelines.settings import DEFAULT_DUCKDB_MEMORY_LIMIT, Settings, published_path
 
 
 class WarehouseResource(dg.ConfigurableResource):
     """The pipeline's DuckDB file. Connections are short-lived: open, work, close."""
 
     path: str
-    memory_limit: str = "4GB"
+    memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
     threads: int = 2
     lock_wait_seconds: float = 600.0
 

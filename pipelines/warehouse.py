@@ -12,6 +12,8 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.settings import DEFAULT_DUCKDB_MEMORY_LIMIT
+
 
 class WarehouseBusyError(RuntimeError):
     """Another process is writing the warehouse."""
@@ -74,7 +76,7 @@ def writer_lock(warehouse: Path, wait_seconds: float = 0.0) -> Iterator[None]:
         os.close(fd)
 
 
-def configure(con: duckdb.DuckDBPyConnection, memory_limit: str = "4GB", threads: int = 2) -> None:
+def configure(con: duckdb.DuckDBPyConnection, memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT, threads: int = 2) -> None:
     con.execute("SET TimeZone = 'UTC'")
     con.execute(f"SET memory_limit = '{memory_limit}'")
     con.execute(f"SET threads = {int(threads)}")
@@ -85,7 +87,7 @@ def configure(con: duckdb.DuckDBPyConnection, memory_limit: str = "4GB", threads
 
 @contextlib.contextmanager
 def connect(
-    path: Path | str, *, read_only: bool = False, memory_limit: str = "4GB", threads: int = 2
+    path: Path | str, *, read_only: bool = False, memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT, threads: int = 2
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A short-lived DuckDB connection pinned to UTC; closed on exit."""
     path = Path(path)

@@ -2,13 +2,14 @@
 
 Importing GX (and scipy, for the movement checks) takes ~2.3 s of a 2-core machine,
 and the first check step comes right after ingestion, so in a run that import sat on the critical
-path. With FUNNEL_CHECK_PROCESS=1 (off by default: this process lives through the dbt build, the
-run's memory peak, and adds ~0.2 GiB to it at 10M events) `funnel run` starts this process when it
+path. By default (FUNNEL_CHECK_PROCESS=0 turns it off) `funnel run` starts this process when it
 knows there is something to build (`started()`): it
 imports them while the run imports Dagster, creates the run and ingests, then runs the checks each
 check step asks for (`run()`) on the warehouse, with the same code as in-process
 (`data_checks.runner.run_unverified`), and returns the results. It serves the ingestion checks and
-the mart checks of the run, then exits when `funnel run` closes its stdin.
+the mart checks of the run, then exits when `funnel run` closes its stdin. It lives through the dbt
+build, the run's memory peak, with ~0.35 GiB: the DuckDB memory limit's default leaves room for it
+(docs/performance.md).
 
 The warehouse has one writer at a time: while this process runs a request the run's process holds
 no connection to it (connections are short-lived), only the writer lock. Without this process

@@ -96,10 +96,9 @@ def _recording(monkeypatch, module) -> list:
 
 
 def test_funnel_run_builds_and_checks_in_the_processes_it_started(tmp_path, monkeypatch):
-    """`funnel run` starts both processes (the check process with FUNNEL_CHECK_PROCESS=1) before it loads
-    Dagster: dbt's log lines of the build carry the dbt process's pid (pipelines/warm_dbt.py), and both
-    check steps ran in the check process."""
-    monkeypatch.setenv("FUNNEL_CHECK_PROCESS", "1")
+    """By default `funnel run` starts both processes before it loads Dagster: dbt's log lines of the build
+    carry the dbt process's pid (pipelines/warm_dbt.py), and both check steps ran in the check process."""
+    monkeypatch.delenv("FUNNEL_CHECK_PROCESS", raising=False)
     dbt_processes, check_processes = _recording(monkeypatch, warm_dbt), _recording(monkeypatch, warm_checks)
     settings = Settings.from_env(CLEAN_LANDING, tmp_path / "warehouse.duckdb")
     run_pipeline(settings)
@@ -110,8 +109,14 @@ def test_funnel_run_builds_and_checks_in_the_processes_it_started(tmp_path, monk
     assert check_process.requests_served == 2  # ingest_landing_checks, mart_checks
 
 
-def test_by_default_funnel_run_starts_no_check_process(tmp_path, monkeypatch):
-    monkeypatch.delenv("FUNNEL_CHECK_PROCESS", raising=False)
+def test_with_check_process_0_funnel_run_checks_in_its_own_process(tmp_path, monkeypatch):
+    monkeypatch.setenv("FUNNEL_CHECK_PROCESS", "0")
     check_processes = _recording(monkeypatch, warm_checks)
-    run_pipeline(Settings.from_env(CLEAN_LANDING, tmp_path / "warehouse.duckdb"))
+    settings = Settings.from_env(CLEAN_LANDING, tmp_path / "warehouse.duckdb")
+    outcome = run_pipeline(settings)
     assert check_processes == []
+    with warehouse.connect(settings.warehouse, read_only=True) as con:
+        [(checked,)] = con.execute(
+            "SELECT count(*) FROM audit.check_results WHERE run_id = ?", [outcome.run_id]
+        ).fetchall()
+    assert checked == len(all_checks())
