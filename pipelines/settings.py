@@ -10,7 +10,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 # Per DuckDB connection (profiles.yml has the same default). dbt's process is a run's memory peak,
-# ~0.2 GiB above this limit (at 10M events 1.72 GiB of RSS with 1.6GB, 2.05 GiB with 2GB, the build
+# ~0.2 GiB above this limit (at 10M events 1.72 GiB of RSS with 1.6GB, 2.02-2.05 GiB with 2GB, the build
 # no slower; docs/performance.md).
 DEFAULT_DUCKDB_MEMORY_LIMIT = "1.6GB"
 
