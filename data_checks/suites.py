@@ -452,6 +452,36 @@ def _raw_rows_match_ledger(p: CheckParams) -> list:
     return [_rows(f"SELECT * FROM ({per_file} UNION ALL {totals}) ORDER BY source, file_path")]
 
 
+
+def _rejected_rows_match_ledger(p: CheckParams) -> list:
+    """Per file, audit.rejected_rows keeps what the ledger counts: a loaded file's `rows_rejected` rows,
+    each with its row number, and one row without a row number (the reason) for a file rejected whole.
+    Scoped to the loads being checked (the ledger and the rejected rows of a load share its run id),
+    plus, per source, the same counts over the whole history: rejected rows deleted after their load
+    still fail."""
+
+    def mismatches(keys: str, where: str, file_path: str) -> str:
+        join = " AND ".join(f"l.{key} = k.{key}" for key in keys.split(", "))
+        return f"""
+            SELECT coalesce(l.source, k.source) AS source, {file_path} AS file_path,
+                   coalesce(l.rows_rejected, 0) AS rows_rejected, coalesce(k.rows_kept, 0) AS rows_kept,
+                   coalesce(l.files_rejected, 0) AS files_rejected, coalesce(k.file_reasons_kept, 0) AS file_reasons_kept
+              FROM (SELECT {keys}, sum(rows_rejected) FILTER (WHERE status <> 'rejected') AS rows_rejected,
+                           count(*) FILTER (WHERE status = 'rejected') AS files_rejected
+                      FROM {{batch}} WHERE {where} GROUP BY {keys}) l
+              FULL OUTER JOIN
+                   (SELECT {keys}, count(row_number) AS rows_kept, count(*) - count(row_number) AS file_reasons_kept
+                      FROM audit.rejected_rows WHERE {where} GROUP BY {keys}) k ON {join}
+             WHERE coalesce(l.rows_rejected, 0) <> coalesce(k.rows_kept, 0)
+                OR coalesce(l.files_rejected, 0) <> coalesce(k.file_reasons_kept, 0)
+        """
+
+    per_file = mismatches("source, file_path", load_filter(p.loads, "run_id"), "coalesce(l.file_path, k.file_path)")
+    if p.loads is None:
+        return [_rows(per_file + " ORDER BY source, file_path")]
+    totals = mismatches("source", "TRUE", "'(all files, every load)'")
+    return [_rows(f"SELECT * FROM ({per_file} UNION ALL {totals}) ORDER BY source, file_path")]
+
 CONSERVATION_CHECKS = [
     Check(
         "ledger_rows_conserved", "audit/load_ledger", "audit.load_ledger", ERROR,
@@ -474,6 +504,14 @@ CONSERVATION_CHECKS = [
         "per source, raw rows = sum(rows_loaded)",
         _raw_rows_match_ledger,
         reads=("raw.checkout_events", "raw.orders"),
+    ),
+    Check(
+        "rejected_rows_match_ledger", "audit/load_ledger", "audit.load_ledger", ERROR,
+        "every rejected row and every file rejected whole is kept in audit.rejected_rows, as the ledger counts them",
+        "per file: rows with a row number = rows_rejected of a loaded file, one row without a row number for a "
+        "file rejected whole; per source, the same over every load",
+        _rejected_rows_match_ledger,
+        reads=("audit.rejected_rows",),
     ),
     Check(
         "ledger_rejected_input", "audit/load_ledger", "audit.load_ledger", WARNING,

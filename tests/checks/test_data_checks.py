@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -23,6 +23,9 @@ from data_checks.runner import (
     run_checks,
 )
 from data_checks.suites import ERROR, WARNING, all_checks
+from pipelines import warehouse
+from pipelines.ingest.load import ingest_landing
+from tests.conftest import DIRTY_LANDING
 
 CHECKS = {c.name: c for c in all_checks()}
 
@@ -78,6 +81,7 @@ BREAKS = {
     "raw_orders_optional_value_drift": ["UPDATE raw.orders SET intervention_reason = 'other' WHERE order_id = 'o1'"],
     "ledger_rows_conserved": ["UPDATE audit.load_ledger SET rows_read = 12 WHERE source = 'checkout_events'"],
     "raw_rows_match_ledger": ["DELETE FROM raw.checkout_events WHERE event_id = 'e04'"],
+    "rejected_rows_match_ledger": ["DELETE FROM audit.rejected_rows WHERE row_number IS NOT NULL"],
     "ledger_rejected_input": [
         "UPDATE audit.load_ledger SET rows_rejected = 1, duplicates_dropped = 1 WHERE source = 'checkout_events'"
     ],
@@ -142,6 +146,37 @@ def test_failure_evidence_names_the_bad_rows(con):
     [row] = json.loads(result.details)["expectations"][0]["unexpected_rows"]
     assert row == {"source": "checkout_events", "file_path": "checkout_events/events-1.jsonl",
                    "rows_loaded": 9, "raw_rows": 8}
+
+
+def test_rejected_rows_of_a_real_load_match_its_ledger(tmp_path):
+    """The loader keeps every rejected row; one deleted afterwards is named with its file's counts and
+    its source's totals."""
+    with warehouse.connect(tmp_path / "warehouse.duckdb") as real:
+        ingest_landing(real, DIRTY_LANDING, run_id="load-1", load_time=datetime(2026, 3, 20, 11))
+        [(files, rows_rejected)] = real.execute(
+            "SELECT count(*), sum(rows_rejected) FROM audit.load_ledger WHERE status = 'loaded' AND rows_rejected > 0"
+        ).fetchall()
+        assert files > 1 and rows_rejected > files  # the bad-rows directory rejects rows in several files
+        assert run_one(real, "rejected_rows_match_ledger", loads=["load-1"]).passed
+
+        [(source, path, in_file, in_source)] = real.execute(
+            """SELECT source, file_path, rows_rejected,
+                      sum(rows_rejected) FILTER (WHERE status = 'loaded') OVER (PARTITION BY source)
+                 FROM audit.load_ledger WHERE status = 'loaded' AND rows_rejected > 0
+                ORDER BY file_path LIMIT 1"""
+        ).fetchall()
+        real.execute(
+            "DELETE FROM audit.rejected_rows WHERE file_path = ? AND row_number = "
+            "(SELECT min(row_number) FROM audit.rejected_rows WHERE file_path = ?)",
+            [path, path],
+        )
+        result = run_one(real, "rejected_rows_match_ledger", loads=["load-1"])
+    assert not result.passed and result.blocking
+    rows = json.loads(result.details)["expectations"][0]["unexpected_rows"]
+    assert {(r["source"], r["file_path"], r["rows_rejected"], r["rows_kept"]) for r in rows} == {
+        (source, path, in_file, in_file - 1),
+        (source, "(all files, every load)", in_source, in_source - 1),
+    }
 
 
 def test_drift_reports_unknown_values_with_counts(con):

@@ -96,7 +96,7 @@ def test_every_ingestion_check_declares_its_scope():
     assert scopes["raw_events_checkouts_without_start"] == NEW_KEYS
     assert scopes["raw_events_required_not_null"] == scopes["raw_orders_updated_not_before_created"] == NEW_ROWS
     for whole in ("raw_events_required_columns", "raw_events_freshness", "raw_rows_match_ledger",
-                  "ledger_rows_conserved", "ledger_rejected_input"):
+                  "rejected_rows_match_ledger", "ledger_rows_conserved", "ledger_rejected_input"):
         assert scopes[whole] == WHOLE_TABLE
     assert all(c.scope == WHOLE_TABLE for c in all_checks() if c.asset.startswith("marts/"))
 
