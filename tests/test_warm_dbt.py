@@ -39,6 +39,21 @@ def test_the_command_runs_in_the_started_process_with_the_clients_streams(tmp_pa
     assert (tmp_path / "target" / "manifest.json").is_file()
 
 
+def test_the_warehouse_is_closed_cleanly_when_the_command_returns(tmp_path):
+    """The process skips the interpreter's teardown, where dbt-duckdb would close the warehouse: it
+    closes it before it answers. A DuckDB file closed cleanly has no write-ahead log left (a process
+    gone with the file open leaves it for the next one to replay)."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    with warm_dbt.started() as process:
+        done = _client(
+            "seed", "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs"),
+            FUNNEL_WAREHOUSE=str(warehouse),
+        )
+        assert process.wait(timeout=60) == 0
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert warehouse.is_file() and not warehouse.with_name(warehouse.name + ".wal").exists()
+
+
 @pytest.mark.parametrize("warm", [True, False], ids=["started process", "dbt itself"])
 def test_exit_code_and_messages_are_dbts(warm, monkeypatch):
     """A usage error gives click's exit code 2 and message, whether the started process or a plain
