@@ -61,6 +61,7 @@ class StagedChunk:
     parquet_files: list[ParquetFile] = field(default_factory=list)
     invalid_records: list[InvalidRecord] = field(default_factory=list)
     rows: int = 0
+    text_rows: int = 0  # of `rows`, those held in memory as parsed text (JSON lines, CSV)
 
 
 def file_format(path: Path) -> str:

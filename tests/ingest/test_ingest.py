@@ -299,6 +299,29 @@ def test_gzip_and_chunked_commits_give_the_same_result(tmp_path):
     assert [(f.rows_loaded, f.duplicates_dropped) for f in summary.files] == [(5, 0), (1, 4), (1, 4)]
 
 
+def test_rows_parsed_from_text_are_committed_at_half_the_chunk(tmp_path, monkeypatch):
+    """JSON lines wait in memory as parsed text until their chunk is validated, so they are committed
+    at chunk_rows / 2; Parquet files, read by DuckDB from disk, at chunk_rows."""
+    landing = tmp_path / "landing"
+    (landing / "checkout_events").mkdir(parents=True)
+    for i in range(3):
+        events = [{**EVENT, "event_id": f"j{i}-{j}"} for j in range(5)]
+        (landing / "checkout_events" / f"a{i}.jsonl").write_text("\n".join(json.dumps(e) for e in events))
+        pq.write_table(pa.Table.from_pylist([{**e, "event_id": "p" + e["event_id"]} for e in events]),
+                       landing / "checkout_events" / f"b{i}.parquet")
+    committed = []
+    commit = load._SourceLoader._commit_chunk
+
+    def recording(self, results, staged):
+        committed.append((sorted({r.file_path.rsplit(".", 1)[1] for r in results}), staged.rows))
+        return commit(self, results, staged)
+
+    monkeypatch.setattr(load._SourceLoader, "_commit_chunk", recording)
+    summary = _ingest(landing, tmp_path / "w.duckdb", chunk_rows=10)
+    assert committed == [(["jsonl"], 5)] * 3 + [(["parquet"], 10), (["parquet"], 5)]
+    assert summary.total("rows_loaded") == 30
+
+
 def test_missing_landing_directory_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         _ingest(tmp_path / "nowhere", tmp_path / "w.duckdb")
