@@ -452,7 +452,6 @@ def _raw_rows_match_ledger(p: CheckParams) -> list:
     return [_rows(f"SELECT * FROM ({per_file} UNION ALL {totals}) ORDER BY source, file_path")]
 
 
-
 def _rejected_rows_match_ledger(p: CheckParams) -> list:
     """Per file, audit.rejected_rows keeps what the ledger counts: a loaded file's `rows_rejected` rows,
     each with its row number, and one row without a row number (the reason) for a file rejected whole.
@@ -481,6 +480,7 @@ def _rejected_rows_match_ledger(p: CheckParams) -> list:
         return [_rows(per_file + " ORDER BY source, file_path")]
     totals = mismatches("source", "TRUE", "'(all files, every load)'")
     return [_rows(f"SELECT * FROM ({per_file} UNION ALL {totals}) ORDER BY source, file_path")]
+
 
 CONSERVATION_CHECKS = [
     Check(

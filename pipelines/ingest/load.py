@@ -38,8 +38,8 @@ STAGE = "stage_rows"
 PARQUET_VIEW = "stage_parquet"
 # Rows staged before a chunk of files is validated and committed (bounds memory at 10M events). Rows
 # parsed from text (JSON lines, CSV) wait in this process's memory as Arrow strings, so a chunk of
-# them is committed at half as many: a 10M-event JSON-lines load peaked at 1.44 GiB instead of 2.11,
-# in the same time (docs/performance.md); Parquet is read by DuckDB from the files, where smaller
+# them is committed at half as many: a 10M-event JSON-lines load peaked at 1.46 GiB instead of 2.11,
+# in about the same time (docs/performance.md); Parquet is read by DuckDB from the files, where smaller
 # chunks cost time (+1.2 s at 10M) and no memory to speak of.
 DEFAULT_CHUNK_ROWS = 2_000_000
 
