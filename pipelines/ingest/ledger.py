@@ -1,12 +1,42 @@
-"""DDL of the raw and audit tables the ingestion writes, and the ledger lookups."""
+"""DDL of the raw and audit tables the ingestion writes, the ledger's statuses and reasons, and the
+ledger lookups."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import duckdb
 
 from pipelines.ingest.contract import SOURCES
+
+# Ledger statuses (the spec's "Every file accounted for"): one ledger row per version of a file.
+LOADED = "loaded"  # read: its rows are loaded, rejected row by row, or dropped as duplicates
+REJECTED = "rejected"  # rejected whole: unreadable, a required column missing, or changed after it was loaded
+EMPTY = "empty"  # 0 bytes: nothing to read; a later version with bytes is read like a new file
+IGNORED = "ignored"  # not a contract file (another extension, or outside the source folders)
+
+# Reasons the dashboard and the data checks match on: keep these texts stable.
+CHANGED_AFTER_LOADED = "file changed after it was loaded"
+EMPTY_REASON = "file is empty (0 bytes)"
+NOT_A_CONTRACT_FILE = "not a contract file:"
+# `source` of a file outside the two source folders (the ledger column is NOT NULL, so '' and not NULL).
+NO_SOURCE = ""
+
+
+def changed_reason(loaded_sha256: str, this_sha256: str) -> str:
+    return (
+        f"{CHANGED_AFTER_LOADED} (loaded version sha256 {loaded_sha256[:12]}..., this version "
+        f"{this_sha256[:12]}...): land corrections as a new file"
+    )
+
+
+def ignored_reason(source: str) -> str:
+    """Why a file is ignored: the suffixes its source folder accepts, or that it is outside them."""
+    if source in SOURCES:
+        return f"{NOT_A_CONTRACT_FILE} {source} accepts {', '.join(SOURCES[source].suffixes)}"
+    return f"{NOT_A_CONTRACT_FILE} outside the source folders {' and '.join(f'{s}/' for s in SOURCES)}"
+
 
 SQL_TYPES = {
     "string": "VARCHAR",
@@ -24,8 +54,12 @@ CREATE SCHEMA IF NOT EXISTS audit;
 CREATE TABLE IF NOT EXISTS audit.load_ledger (
   source VARCHAR NOT NULL, file_path VARCHAR NOT NULL, file_sha256 VARCHAR, status VARCHAR NOT NULL,
   reason VARCHAR, rows_read BIGINT NOT NULL, rows_loaded BIGINT NOT NULL, rows_rejected BIGINT NOT NULL,
-  duplicates_dropped BIGINT NOT NULL, loaded_at TIMESTAMP NOT NULL, run_id VARCHAR
+  duplicates_dropped BIGINT NOT NULL, loaded_at TIMESTAMP NOT NULL, run_id VARCHAR,
+  file_size BIGINT, file_modified_at TIMESTAMP
 );
+-- Warehouses created before file versions were recorded.
+ALTER TABLE audit.load_ledger ADD COLUMN IF NOT EXISTS file_size BIGINT;
+ALTER TABLE audit.load_ledger ADD COLUMN IF NOT EXISTS file_modified_at TIMESTAMP;
 CREATE TABLE IF NOT EXISTS audit.rejected_rows (
   source VARCHAR NOT NULL, file_path VARCHAR NOT NULL, row_number BIGINT, reason VARCHAR NOT NULL,
   raw_record VARCHAR, rejected_at TIMESTAMP NOT NULL, run_id VARCHAR
@@ -54,9 +88,32 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(AUDIT_DDL)
 
 
-def ledgered_paths(con: duckdb.DuckDBPyConnection) -> set[str]:
-    """Files already recorded: loaded or rejected, they are never read again."""
-    return {row[0] for row in con.execute("SELECT file_path FROM audit.load_ledger").fetchall()}
+@dataclass
+class PathHistory:
+    """The versions of one landed path the ledger holds."""
+
+    sha256s: set[str] = field(default_factory=set)
+    # (file_size, file_modified_at in epoch microseconds) of each recorded version: a file whose size
+    # and modification time match one of them is that version, and is not hashed again.
+    stats: set[tuple[int, int]] = field(default_factory=set)
+    loaded_sha256: str | None = None  # the version that was loaded, if one was
+
+
+def ledger_history(con: duckdb.DuckDBPyConnection) -> dict[str, PathHistory]:
+    """Every recorded path with its versions (one small query over the ledger)."""
+    history: dict[str, PathHistory] = {}
+    rows = con.execute(
+        "SELECT file_path, file_sha256, status, file_size, epoch_us(file_modified_at) FROM audit.load_ledger"
+    ).fetchall()
+    for path, sha256, status, size, modified_us in rows:
+        versions = history.setdefault(path, PathHistory())
+        if sha256 is not None:
+            versions.sha256s.add(sha256)
+        if size is not None and modified_us is not None:
+            versions.stats.add((size, modified_us))
+        if status == LOADED:
+            versions.loaded_sha256 = sha256 or ""
+    return history
 
 
 def last_published_fingerprint(con: duckdb.DuckDBPyConnection) -> str | None:

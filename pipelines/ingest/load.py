@@ -1,18 +1,26 @@
 """Set-based loading of a landing directory into the warehouse.
 
-New files (those not yet in audit.load_ledger) are read in path order into a staging table (a chunk of
-Parquet files only: a view over the files, read once by the validation), validated by one generated
-SQL statement, de-duplicated against everything loaded before, and written with their
-ledger rows and rejected rows. Files are committed in chunks of whole files, so a file is loaded all
-or nothing: a crash leaves no part of a file behind, and the next run loads it.
+Every file of the landing directory is accounted for (the spec's "Every file accounted for"): a file is
+known by its path and its version by its bytes (`file_sha256`), and each new version gets one ledger
+row in the run that first sees it: `loaded` or `rejected` when read, `empty` (0 bytes), `ignored` (not a
+contract file), or `rejected` because the file changed after a version of it was loaded. Names
+starting with `.` or `_` (temporaries, `_SUCCESS`, `_temporary/`) are not data and are skipped.
+
+Files to read are read in path order into a staging table (a chunk of Parquet files only: a view over
+the files, read once by the validation), validated by one generated SQL statement, de-duplicated
+against everything loaded before, and written with their ledger rows and rejected rows. Files are
+committed in chunks of whole files, so a file is loaded all or nothing: a crash leaves no part of a file
+behind, and the next run loads it. Files not read (empty, ignored, changed) get their ledger rows in one
+transaction of their own.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -55,6 +63,8 @@ class FileResult:
     rows_loaded: int = 0
     rows_rejected: int = 0
     duplicates_dropped: int = 0
+    file_size: int | None = None
+    file_modified_at: datetime | None = None
     file_idx: int = field(default=-1, repr=False)
 
 
@@ -69,31 +79,118 @@ class IngestSummary:
 
     @property
     def files_rejected(self) -> int:
-        return sum(f.status == "rejected" for f in self.files)
+        return self.count(ledger.REJECTED)
+
+    def count(self, status: str) -> int:
+        return sum(f.status == status for f in self.files)
 
     def by_source(self, source: str) -> list[FileResult]:
         return [f for f in self.files if f.source == source]
 
 
+def _skipped(name: str) -> bool:
+    """Not data, as in Hadoop and Spark: editor and upload temporaries, `_SUCCESS`, `_temporary/`."""
+    return name.startswith((".", "_"))
+
+
+def _relative(path: Path, landing_dir: Path) -> str:
+    return path.relative_to(landing_dir).as_posix()
+
+
 def discover_files(landing_dir: Path) -> dict[str, list[Path]]:
-    """Landed files per source, in the order of their relative paths (byte order)."""
+    """Every landed file, per source folder (`ledger.NO_SOURCE`: outside the source folders), in the
+    order of their relative paths (byte order). Files and folders whose names start with `.` or `_`
+    are skipped, and so is what such folders hold. Whether a file is a contract file is
+    `is_contract_file`'s question."""
     landing_dir = Path(landing_dir)
-    found: dict[str, list[Path]] = {}
-    for name, source in SOURCES.items():
-        folder = landing_dir / name
-        files = [p for p in folder.rglob("*") if p.is_file() and p.name.lower().endswith(source.suffixes)]
-        found[name] = sorted(files, key=lambda p: p.relative_to(landing_dir).as_posix().encode())
-    return found
+    found: dict[str, list[Path]] = {name: [] for name in (*SOURCES, ledger.NO_SOURCE)}
+    for folder, dirs, files in os.walk(landing_dir):
+        dirs[:] = [d for d in dirs if not _skipped(d)]
+        for name in files:
+            path = Path(folder, name)
+            if _skipped(name) or not path.is_file():
+                continue
+            folder_name, _, rest = _relative(path, landing_dir).partition("/")
+            found[folder_name if rest and folder_name in SOURCES else ledger.NO_SOURCE].append(path)
+    return {
+        name: sorted(paths, key=lambda p: _relative(p, landing_dir).encode()) for name, paths in found.items()
+    }
+
+
+def is_contract_file(source: str, path: Path) -> bool:
+    return source in SOURCES and path.name.lower().endswith(SOURCES[source].suffixes)
+
+
+EPOCH = datetime(1970, 1, 1)
+
+
+@dataclass
+class LandedFile:
+    """A version of a landed file that has no ledger row yet, and what this run does with it."""
+
+    path: Path
+    file_path: str  # relative to the landing directory
+    source: str  # ledger.NO_SOURCE outside the source folders
+    action: str  # "read", or a ledger status it gets without being read: empty, ignored, rejected
+    size: int
+    modified_at: datetime  # naive UTC
+    sha256: str | None = None  # computed when the path was known already; else when recorded
+    reason: str | None = None
+
+    def result(self) -> FileResult:
+        """Its ledger row before it is read (for files not read, the final one)."""
+        return FileResult(
+            self.source, self.file_path, self.sha256 or _sha256(self.path),
+            status=ledger.LOADED if self.action == "read" else self.action, reason=self.reason,
+            file_size=self.size, file_modified_at=self.modified_at,
+        )
+
+
+def pending_files(con: duckdb.DuckDBPyConnection, landing_dir: Path) -> list[LandedFile]:
+    """Every file version of the landing directory that needs a ledger row now, in load order.
+
+    A file whose size and modification time match a recorded version of its path is that version (as
+    rsync's quick check) and is not read; a path the ledger does not hold is new without hashing it
+    here (it is hashed when recorded, once); a known path with another size or time is hashed: bytes
+    seen before under that path are no new version (a `touch`, or restored bytes) and need no row."""
+    landing_dir = Path(landing_dir)
+    ledger.ensure_tables(con)
+    history = ledger.ledger_history(con)
+    pending: list[LandedFile] = []
+    for source, paths in discover_files(landing_dir).items():
+        for path in paths:
+            relative = _relative(path, landing_dir)
+            stat = path.stat()
+            modified_us = stat.st_mtime_ns // 1000
+            known = history.get(relative)
+            sha256 = None
+            if known is not None:
+                if (stat.st_size, modified_us) in known.stats:
+                    continue
+                sha256 = _sha256(path)
+                if sha256 in known.sha256s:
+                    continue
+            landed = LandedFile(path, relative, source, "read", stat.st_size, EPOCH + timedelta(microseconds=modified_us),
+                                sha256)
+            if not is_contract_file(source, path):
+                landed.action, landed.reason = ledger.IGNORED, ledger.ignored_reason(source)
+            elif known is not None and known.loaded_sha256 is not None:
+                landed.action = ledger.REJECTED
+                landed.reason = ledger.changed_reason(known.loaded_sha256, sha256)
+            elif stat.st_size == 0:
+                landed.action, landed.reason = ledger.EMPTY, ledger.EMPTY_REASON
+            pending.append(landed)
+    return pending
 
 
 def new_files(con: duckdb.DuckDBPyConnection, landing_dir: Path) -> dict[str, list[Path]]:
-    """Landed files not yet in the ledger, per source, in load order."""
-    ledger.ensure_tables(con)
-    known = ledger.ledgered_paths(con)
-    return {
-        name: [p for p in paths if p.relative_to(landing_dir).as_posix() not in known]
-        for name, paths in discover_files(landing_dir).items()
-    }
+    """Files that need a ledger row now (new files, new versions, files to ignore), per source
+    (`ledger.NO_SOURCE`: outside the source folders), in load order. Empty when the ledger accounts
+    for every file, so a run with nothing new is up to date."""
+    found: dict[str, list[Path]] = {name: [] for name in (*SOURCES, ledger.NO_SOURCE)}
+    for landed in pending_files(con, landing_dir):
+        found[landed.source].append(landed.path)
+    return found
 
 
 def _sha256(path: Path) -> str:
@@ -124,9 +221,22 @@ def ingest_landing(
         run_id=run_id or uuid.uuid4().hex,
         loaded_at=(load_time or datetime.now(UTC)).replace(tzinfo=None),
     )
-    for name, paths in new_files(con, landing_dir).items():
-        if paths:
-            _SourceLoader(con, SOURCES[name], landing_dir, summary, chunk_rows).load(paths)
+    pending = pending_files(con, landing_dir)
+    for name, source in SOURCES.items():
+        to_read = [f for f in pending if f.source == name and f.action == "read"]
+        if to_read:
+            _SourceLoader(con, source, landing_dir, summary, chunk_rows).load(to_read)
+    # Files not read (empty, ignored, changed after loaded): their ledger rows, in one transaction.
+    unread = [f.result() for f in pending if f.action != "read"]
+    if unread:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            write_ledger(con, unread, summary)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        summary.files.extend(unread)
     return summary
 
 
@@ -145,12 +255,12 @@ class _SourceLoader:
         self.chunk_rows = chunk_rows
         self.load_time = _timestamp_literal(summary.loaded_at)
 
-    def load(self, paths: list[Path]) -> None:
-        inventory = parquet_inventory(self.con, [p for p in paths if file_format(p) == "parquet"])
+    def load(self, files: list[LandedFile]) -> None:
+        inventory = parquet_inventory(self.con, [f.path for f in files if file_format(f.path) == "parquet"])
         results: list[FileResult] = []
         chunk = StagedChunk()
-        for file_idx, path in enumerate(paths):
-            results.append(self._read_file(path, file_idx, chunk, inventory))
+        for file_idx, landed in enumerate(files):
+            results.append(self._read_file(landed, file_idx, chunk, inventory))
             if chunk.rows >= self.chunk_rows or chunk.text_rows >= self.chunk_rows // 2:
                 self._commit_chunk(results, chunk)
                 results, chunk = [], StagedChunk()
@@ -159,9 +269,9 @@ class _SourceLoader:
         self.con.execute(f"DROP TABLE IF EXISTS {STAGE}")
         self.con.execute(f"DROP VIEW IF EXISTS {PARQUET_VIEW}")
 
-    def _read_file(self, path: Path, file_idx: int, chunk: StagedChunk, inventory: dict) -> FileResult:
-        relative = path.relative_to(self.landing_dir).as_posix()
-        result = FileResult(self.source.name, relative, _sha256(path))
+    def _read_file(self, landed: LandedFile, file_idx: int, chunk: StagedChunk, inventory: dict) -> FileResult:
+        path, relative = landed.path, landed.file_path
+        result = landed.result()
         result.file_idx = file_idx
         try:
             match file_format(path):
@@ -310,23 +420,31 @@ class _SourceLoader:
         return unreadable
 
     def _write_ledger(self, chunk: list[FileResult]) -> None:
-        rows = pa.Table.from_pylist([asdict(r) for r in chunk])
-        self.con.register("ledger_rows", rows)
-        try:
-            self.con.execute(
-                f"""
-                INSERT INTO audit.load_ledger
-                SELECT source, file_path, file_sha256, status, reason, rows_read, rows_loaded, rows_rejected,
-                       duplicates_dropped, {self.load_time}, '{self.summary.run_id}'
-                FROM ledger_rows
-                """
-            )
-            self.con.execute(
-                f"""
-                INSERT INTO audit.rejected_rows
-                SELECT source, file_path, NULL, reason, NULL, {self.load_time}, '{self.summary.run_id}'
-                FROM ledger_rows WHERE status = 'rejected'
-                """
-            )
-        finally:
-            self.con.unregister("ledger_rows")
+        write_ledger(self.con, chunk, self.summary)
+
+
+def write_ledger(con: duckdb.DuckDBPyConnection, results: list[FileResult], summary: IngestSummary) -> None:
+    """The files' ledger rows, and for each file rejected whole its reason in audit.rejected_rows (no
+    row number). Inside the caller's transaction."""
+    load_time = _timestamp_literal(summary.loaded_at)
+    rows = pa.Table.from_pylist([asdict(r) for r in results])
+    con.register("ledger_rows", rows)
+    try:
+        con.execute(
+            f"""
+            INSERT INTO audit.load_ledger BY NAME
+            SELECT source, file_path, file_sha256, status, reason, rows_read, rows_loaded, rows_rejected,
+                   duplicates_dropped, {load_time} AS loaded_at, '{summary.run_id}' AS run_id,
+                   file_size, file_modified_at
+            FROM ledger_rows
+            """
+        )
+        con.execute(
+            f"""
+            INSERT INTO audit.rejected_rows
+            SELECT source, file_path, NULL, reason, NULL, {load_time}, '{summary.run_id}'
+            FROM ledger_rows WHERE status = '{ledger.REJECTED}'
+            """
+        )
+    finally:
+        con.unregister("ledger_rows")
