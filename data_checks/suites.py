@@ -539,7 +539,31 @@ CONSERVATION_CHECKS = [
             "WHERE loaded_at = (SELECT max(loaded_at) FROM audit.load_ledger)"
         ),
     ),
+    Check(
+        "files_changed_after_load", "audit/load_ledger", "audit.load_ledger", WARNING,
+        "no landed file was changed after it was loaded (a changed version is rejected and nothing of it "
+        "loads: corrections land as new files)",
+        "no ledger row rejected because its file changed after it was loaded",
+        lambda p: [_rows(_changed_files_query("{batch}"))],
+        observe_sql=lambda p: (
+            "SELECT count(*) || ' file(s) changed after they were loaded' || coalesce(': ' || "
+            f"string_agg(file_path || ' (' || versions || ' version(s))', ', ' ORDER BY file_path), '') "
+            f"FROM ({_changed_files_query('audit.load_ledger')})"
+        ),
+    ),
 ]
+
+
+def _changed_files_query(ledger_table: str) -> str:
+    """Files with a version rejected because it changed after an earlier version was loaded, whole ledger."""
+    from pipelines.ingest.ledger import CHANGED_AFTER_LOADED, REJECTED
+
+    return (
+        "SELECT source, file_path, count(*) AS versions, min(loaded_at) AS first_seen, max(loaded_at) AS last_seen, "
+        f"arg_max(file_sha256, loaded_at) AS latest_sha256 FROM {ledger_table} "
+        f"WHERE status = '{REJECTED}' AND starts_with(reason, '{CHANGED_AFTER_LOADED}') "
+        "GROUP BY source, file_path ORDER BY source, file_path"
+    )
 
 # ---------------------------------------------------------------- marts
 def _kpi_checks(grain_name: str) -> list[Check]:

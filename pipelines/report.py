@@ -24,22 +24,44 @@ def run_ledger(con: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple]:
     ).fetchall()
 
 
-def ledger_lines(con: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:
-    """What a run loaded, one line per source (or that it loaded nothing)."""
+def ledger_lines(con: duckdb.DuckDBPyConnection, run_id: str, max_files: int = 50) -> list[str]:
+    """What a run loaded: one line per source, the count of files per ledger status, and every file it
+    rejected whole, ignored or found empty with its reason (or that it saw no new file)."""
     ledger = run_ledger(con, run_id)
     if not ledger:
         return ["No new files: nothing loaded."]
-    return [
+    lines = [
         f"{source}: {files} new files ({files_rejected} rejected whole), {read:,} rows read, "
         f"{loaded:,} loaded, {rejected:,} rejected, {duplicates:,} duplicates dropped"
         for source, files, files_rejected, read, loaded, rejected, duplicates in ledger
+        if source  # files outside the source folders are only ignored: listed below
     ]
+    statuses = con.execute(
+        """
+        SELECT status, count(*) FROM audit.load_ledger WHERE run_id = ?
+        GROUP BY status ORDER BY array_position(['loaded', 'rejected', 'empty', 'ignored'], status), status
+        """,
+        [run_id],
+    ).fetchall()
+    lines.append("Files: " + ", ".join(f"{count:,} {status}" for status, count in statuses))
+    unread = con.execute(
+        """
+        SELECT status, file_path, reason FROM audit.load_ledger WHERE run_id = ? AND status <> 'loaded'
+        ORDER BY array_position(['rejected', 'empty', 'ignored'], status), status, file_path
+        """,
+        [run_id],
+    ).fetchall()
+    lines += [f"  {status} {file_path}: {reason}" for status, file_path, reason in unread[:max_files]]
+    if len(unread) > max_files:
+        lines.append(f"  ... and {len(unread) - max_files:,} more files (audit.load_ledger, run_id {run_id})")
+    return lines
 
 
 def rejection_reasons(con: duckdb.DuckDBPyConnection, run_id: str, limit: int = 10) -> list[tuple]:
+    """(reason, rows) of the rows a run rejected; files rejected whole are named by `ledger_lines`."""
     return con.execute(
         """
-        SELECT reason, count(*) AS rows FROM audit.rejected_rows WHERE run_id = ?
+        SELECT reason, count(*) AS rows FROM audit.rejected_rows WHERE run_id = ? AND row_number IS NOT NULL
         GROUP BY reason ORDER BY rows DESC, reason LIMIT ?
         """,
         [run_id, limit],

@@ -1,16 +1,18 @@
-"""Ingestion: every new landed file into raw.* with its ledger and rejected rows."""
+"""Ingestion: every new landed file (and new version of one) into raw.* with its ledger and rejected rows."""
 
 
 from pathlib import Path
 
 import dagster as dg
 
+from pipelines.ingest import ledger
 from pipelines.ingest.load import IngestSummary, ingest_landing
 from pipelines.resources import LandingResource, WarehouseResource
 
 RAW_EVENTS = dg.AssetKey(["raw", "checkout_events"])
 RAW_ORDERS = dg.AssetKey(["raw", "orders"])
 LOAD_LEDGER = dg.AssetKey(["audit", "load_ledger"])
+STATUSES = (ledger.LOADED, ledger.REJECTED, ledger.EMPTY, ledger.IGNORED)
 REJECTED_ROWS = dg.AssetKey(["audit", "rejected_rows"])
 
 
@@ -18,7 +20,7 @@ def _source_metadata(summary: IngestSummary, source: str) -> dict:
     files = summary.by_source(source)
     return {
         "files_new": len(files),
-        "files_rejected": sum(f.status == "rejected" for f in files),
+        **{f"files_{status}": sum(f.status == status for f in files) for status in STATUSES},
         "rows_read": sum(f.rows_read for f in files),
         "rows_loaded": sum(f.rows_loaded for f in files),
         "rows_rejected": sum(f.rows_rejected for f in files),
@@ -32,7 +34,10 @@ def _source_metadata(summary: IngestSummary, source: str) -> dict:
     specs=[
         dg.AssetSpec(RAW_EVENTS, description="Validated checkout events, one row per event_id (UTC)."),
         dg.AssetSpec(RAW_ORDERS, description="Every validated version of every order record (UTC)."),
-        dg.AssetSpec(LOAD_LEDGER, description="One row per landed file: status and row counts."),
+        dg.AssetSpec(
+            LOAD_LEDGER,
+            description="One row per version of every landed file: loaded, rejected, empty or ignored, and row counts.",
+        ),
         dg.AssetSpec(REJECTED_ROWS, description="Every rejected row or file with its reason, personal data masked."),
     ],
 )
@@ -43,7 +48,8 @@ def ingest_landing_asset(
         summary = ingest_landing(con, Path(landing.path), run_id=context.run_id)
     context.log.info(
         f"{len(summary.files)} new files: {summary.total('rows_loaded')} rows loaded, "
-        f"{summary.total('rows_rejected')} rejected, {summary.files_rejected} files rejected"
+        f"{summary.total('rows_rejected')} rejected, "
+        + ", ".join(f"{summary.count(status)} files {status}" for status in STATUSES)
     )
     yield dg.MaterializeResult(asset_key=RAW_EVENTS, metadata=_source_metadata(summary, "checkout_events"))
     yield dg.MaterializeResult(asset_key=RAW_ORDERS, metadata=_source_metadata(summary, "orders"))
@@ -51,7 +57,7 @@ def ingest_landing_asset(
         asset_key=LOAD_LEDGER,
         metadata={
             "files_new": len(summary.files),
-            "files_rejected": summary.files_rejected,
+            **{f"files_{status}": summary.count(status) for status in STATUSES},
             "files": dg.MetadataValue.md(_ledger_markdown(summary)),
         },
     )
@@ -59,9 +65,10 @@ def ingest_landing_asset(
 
 
 def _ledger_markdown(summary: IngestSummary) -> str:
-    lines = ["| file | status | read | loaded | rejected | duplicates |", "|---|---|---|---|---|---|"]
+    lines = ["| file | status | read | loaded | rejected | duplicates | reason |", "|---|---|---|---|---|---|---|"]
     lines += [
-        f"| {f.file_path} | {f.status} | {f.rows_read} | {f.rows_loaded} | {f.rows_rejected} | {f.duplicates_dropped} |"
+        f"| {f.file_path} | {f.status} | {f.rows_read} | {f.rows_loaded} | {f.rows_rejected} | {f.duplicates_dropped} "
+        f"| {(f.reason or '').replace('|', '/')} |"
         for f in summary.files[:200]
     ]
     return "\n".join(lines)

@@ -85,6 +85,11 @@ BREAKS = {
     "ledger_rejected_input": [
         "UPDATE audit.load_ledger SET rows_rejected = 1, duplicates_dropped = 1 WHERE source = 'checkout_events'"
     ],
+    "files_changed_after_load": [
+        "INSERT INTO audit.load_ledger VALUES ('orders', 'orders/orders-0-bad.csv', 'ee', 'rejected', "
+        "'file changed after it was loaded (loaded version sha256 dd..., this version ee...): land corrections "
+        "as a new file', 0, 0, 0, 0, TIMESTAMP '2026-03-11 11:00:00', 'r2')"
+    ],
     "kpi_daily_rates_valid": ["UPDATE marts.kpi_daily SET checkout_conversion_rate = NULL WHERE checkouts_started > 0"],
     "kpi_daily_counts_consistent": [
         "UPDATE marts.kpi_daily SET checkouts_converted = checkouts_started + 1 WHERE period_start = DATE '2026-03-03'"
