@@ -33,6 +33,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboards.sql_guard import PublishedMissing, open_pinned
+from pipelines.ingest import ledger
 
 CACHE_TTL = "10m"
 ENV_PUBLISHED = "FUNNEL_PUBLISHED"
@@ -459,6 +460,92 @@ def audit(name: str) -> pd.DataFrame | None:
     if not has_table("audit", table):
         return None
     return _audit(_v(), name)
+
+
+@dataclass(frozen=True)
+class Landed:
+    """What the warehouse holds so far: whether any row was loaded, and the landed files per ledger
+    status (each path counted once, by its latest ledger row)."""
+
+    has_data: bool
+    files: dict[str, int]
+
+    @property
+    def files_total(self) -> int:
+        return sum(self.files.values())
+
+
+@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+def _landed(v, has_ledger: bool) -> Landed:
+    as_of = query(v[0], "SELECT as_of FROM marts.warehouse_as_of LIMIT 1")
+    has_data = bool(len(as_of)) and pd.notna(as_of.as_of.iloc[0])
+    files: dict[str, int] = {}
+    if has_ledger:
+        df = query(v[0], """
+            SELECT status, count(*) AS files FROM (
+                SELECT status FROM audit.load_ledger
+                QUALIFY row_number() OVER (PARTITION BY file_path ORDER BY loaded_at DESC, status) = 1)
+            GROUP BY ALL ORDER BY 1""")
+        files = {str(s): int(n) for s, n in zip(df.status, df.files, strict=True)}
+    return Landed(has_data=has_data, files=files)
+
+
+def landed() -> Landed:
+    """Whether the published copy holds any loaded data (marts.warehouse_as_of has an as-of time: some
+    event or order was loaded), and how many landed files the ledger holds per status."""
+    return _landed(_v(), has_table("audit", "load_ledger"))
+
+
+ATTENTION_STATUSES = (ledger.REJECTED, ledger.IGNORED, ledger.EMPTY)
+ATTENTION_SAMPLE_ROWS = 5
+
+
+@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+def _files_needing_attention(v) -> pd.DataFrame:
+    # Each landed path by its latest ledger row (an empty file that was later filled and loaded needs
+    # nothing any more; a file changed after it was loaded keeps its loaded row and gets a newer one).
+    df = query(v[0], """
+        SELECT file_path, coalesce(nullif(source, ''), '(no source folder)') AS source,
+               CASE WHEN status = ? AND starts_with(coalesce(reason, ''), ?) THEN 'changed after load'
+                    ELSE status END AS attention,
+               status, reason, loaded_at AS "when", rows_read, rows_rejected, run_id
+        FROM audit.load_ledger
+        QUALIFY row_number() OVER (PARTITION BY file_path ORDER BY loaded_at DESC, status) = 1
+            AND list_contains(?, status)
+        ORDER BY loaded_at DESC, file_path""",
+               [ledger.REJECTED, ledger.CHANGED_AFTER_LOADED, list(ATTENTION_STATUSES)])
+    return df
+
+
+def files_needing_attention() -> pd.DataFrame:
+    """Landed files someone should look at: the latest ledger row of each path whose status is
+    rejected (those whose reason starts with "file changed after it was loaded" labelled "changed
+    after load" in `attention`), ignored or empty; newest first. Empty when none (or no ledger)."""
+    if not has_table("audit", "load_ledger"):
+        return pd.DataFrame(columns=["file_path", "source", "attention", "status", "reason", "when",
+                                     "rows_read", "rows_rejected", "run_id"])
+    return _files_needing_attention(_v())
+
+
+@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+def _rejected_samples(v, files: tuple[tuple[str, str | None], ...], per_file: int) -> pd.DataFrame:
+    return query(v[0], """
+        WITH k AS (SELECT unnest(?::VARCHAR[]) AS file_path, unnest(?::VARCHAR[]) AS run_id)
+        SELECT r.file_path, r.row_number, r.reason, r.raw_record
+        FROM audit.rejected_rows r JOIN k ON r.file_path = k.file_path AND (k.run_id IS NULL OR r.run_id = k.run_id)
+        QUALIFY row_number() OVER (PARTITION BY r.file_path ORDER BY r.row_number NULLS FIRST) <= ?
+        ORDER BY r.file_path, r.row_number NULLS FIRST""", [[f for f, _ in files], [r for _, r in files], per_file])
+
+
+def rejected_samples(files: pd.DataFrame, per_file: int = ATTENTION_SAMPLE_ROWS) -> pd.DataFrame:
+    """Up to `per_file` rows of audit.rejected_rows (row_number, reason, raw_record: already masked)
+    for each file of `files` (file_path, run_id: the ledger row's run, so a changed file shows this
+    version's rows), in row order; the file's own rejection (no row number) first."""
+    if files.empty or not has_table("audit", "rejected_rows"):
+        return pd.DataFrame(columns=["file_path", "row_number", "reason", "raw_record"])
+    keys = tuple((str(p), None if r is None or pd.isna(r) else str(r))
+                 for p, r in zip(files.file_path, files.run_id, strict=True))
+    return _rejected_samples(_v(), keys, per_file)
 
 
 # ---------------------------------------------------------------------------------------------- SQL

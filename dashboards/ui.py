@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pandas as pd
 import streamlit as st
@@ -11,6 +12,11 @@ from dashboards import data
 from dashboards.kpis import cohort_complete_mask
 
 PERCENT = st.column_config.NumberColumn(format="percent")
+
+
+def escape_markdown(text: str) -> str:
+    """Text shown as Markdown literally (file paths and reasons hold `_`, `*`, `$`...)."""
+    return re.sub(r"([\\`*_{}\[\]()<>#+\-.!|$~:])", r"\\\1", str(text))
 
 
 def percent_columns(*names: str) -> dict:
@@ -48,9 +54,48 @@ def status_line() -> data.Status | None:
         run_text = f"pipeline last ran {_fmt_ts(when)} ({run.get('status')})"
         if run.get("status") != "success" and s.last_success:
             run_text += f"; last successful run {_fmt_ts(s.last_success.get('finished_at'))}"
-    st.caption(f"**Data as of {_fmt_ts(s.as_of)}** · {run_text} · conversion window "
-               f"{s.conversion_window_days} days")
+    as_of = f"Data as of {_fmt_ts(s.as_of)}" if s.as_of is not None else "No data loaded yet"
+    st.caption(f"**{as_of}** · {run_text} · conversion window {s.conversion_window_days} days")
     return s
+
+
+NO_DATA = "No data yet"
+HEALTH_PAGE = "app_pages/health.py"
+_LANDING_HINT = ("the landing directory (`checkout_events/` and `orders/` folders of the directory `funnel run "
+                 "--landing DIR` reads; default `$FUNNEL_LANDING_DIR`, else `data/landing`)")
+_STATUS_WORDS = {"loaded": "read with no row kept (every row rejected or a duplicate)"}
+
+
+def no_data_notice(stop: bool = True, on_health_page: bool = False) -> bool:
+    """On a published warehouse with no loaded row yet: say so and what to do, and when files did land
+    (all rejected, ignored or empty) point to the Data health page. Then stop the page, unless `stop`
+    is False. Returns whether the warehouse has no data (False: nothing shown)."""
+    landed = data.landed()
+    if landed.has_data:
+        return False
+    if not landed.files_total:
+        st.info(
+            f"**{NO_DATA}**: no file has been loaded into this warehouse. Land checkout-event and order "
+            f"files in {_LANDING_HINT}, then run `funnel run`. The dashboard shows the data after the run, "
+            "without a restart.",
+            icon=":material/inbox:",
+        )
+    else:
+        n = landed.files_total
+        breakdown = ", ".join(f"{count:,} {_STATUS_WORDS.get(status, status)}"
+                              for status, count in sorted(landed.files.items()))
+        where = ("the files that need attention below say why" if on_health_page
+                 else "the **Data health** page says why, file by file")
+        st.warning(
+            f"**{NO_DATA}**: {n:,} landed file{'s' if n != 1 else ''}, but no row loaded ({breakdown}); "
+            f"{where}. Land corrected files in {_LANDING_HINT} as new files, then run `funnel run`.",
+            icon=":material/report:",
+        )
+        if not on_health_page:
+            st.page_link(HEALTH_PAGE, label="Data health: files that need attention", icon=":material/monitor_heart:")
+    if stop:
+        st.stop()
+    return True
 
 
 def funnel_filters(key: str, dims: tuple[str, ...] = ("plan", "deployment", "country", "device")) -> data.Filters | None:

@@ -6,6 +6,7 @@ import streamlit as st
 from dashboards import charts, data, ui
 
 st.title("Drop-off")
+ui.no_data_notice()
 status = data.status()
 f = ui.funnel_filters("dropoff", dims=("plan", "deployment", "device"))
 if f is None:

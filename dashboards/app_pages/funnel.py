@@ -6,6 +6,7 @@ import streamlit as st
 from dashboards import charts, data, kpis, ui
 
 st.title("Funnel")
+ui.no_data_notice()
 status = data.status()
 f = ui.funnel_filters("funnel")
 if f is None:

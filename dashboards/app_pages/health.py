@@ -1,4 +1,5 @@
-"""Data health: the last run, freshness, files loaded, rows rejected by reason, data-check results."""
+"""Data health: the files that need attention first, then the last run, freshness, files loaded, rows
+rejected by reason, data-check results."""
 
 import datetime as dt
 
@@ -8,6 +9,7 @@ import streamlit as st
 from dashboards import charts, data, ui
 
 st.title("Data health")
+ui.no_data_notice(stop=False, on_health_page=True)
 status = data.status()
 runs = data.audit("pipeline_runs")
 now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -18,6 +20,44 @@ def _age(ts) -> str:
         return "—"
     hours = (now - pd.Timestamp(ts).to_pydatetime()).total_seconds() / 3600
     return f"{hours:.1f} h ago" if hours < 48 else f"{hours / 24:.1f} days ago"
+
+
+def _count(n) -> int:
+    return 0 if n is None or pd.isna(n) else int(n)
+
+ATTENTION_BADGE = {"rejected": "red", "changed after load": "orange", "ignored": "gray", "empty": "blue"}
+ATTENTION_CARDS = 10  # files shown one by one, with their rejected rows; the table below lists them all
+
+st.subheader("Files that need attention")
+attention = data.files_needing_attention()
+if attention.empty:
+    st.success("No file needs attention: " + ("every landed file was loaded." if data.landed().files_total
+                                              else "no file has landed yet."), icon=":material/check_circle:")
+else:
+    counts = attention.attention.value_counts()
+    n = len(attention)
+    st.warning(f"{n:,} landed file{'s' if n != 1 else ''} need{'s' if n == 1 else ''} attention: "
+               + ", ".join(f"{counts[label]:,} {label}" for label in ATTENTION_BADGE if label in counts)
+               + ". Rejected, changed and empty files load nothing; ignored files are not contract files. "
+               "Land corrections as new files.", icon=":material/report:")
+    shown = attention.head(ATTENTION_CARDS)
+    samples = data.rejected_samples(shown)
+    for row in shown.itertuples(index=False):
+        with st.container(border=True):
+            st.markdown(f":{ATTENTION_BADGE.get(row.attention, 'gray')}-badge[{row.attention}] `{row.file_path}`")
+            st.caption(f"{row.source} · {pd.Timestamp(row.when):%Y-%m-%d %H:%M UTC} · {_count(row.rows_read):,} rows "
+                       f"read, {_count(row.rows_rejected):,} rejected")
+            st.markdown(f"**Reason:** {ui.escape_markdown(row.reason) if row.reason else '—'}")
+            sample = samples[samples.file_path == row.file_path].drop(columns="file_path")
+            if len(sample):
+                st.caption(f"Rejected rows in audit.rejected_rows (first {len(sample)}; no row number: the whole "
+                           "file; raw records masked):")
+                st.dataframe(sample, hide_index=True, column_config={
+                    "row_number": st.column_config.NumberColumn("row_number", format="%d")})
+    if n > ATTENTION_CARDS:
+        st.caption(f"The {ATTENTION_CARDS} newest shown; all {n:,} in the table.")
+    with st.expander(f"All {n:,} files that need attention (table)", expanded=n > ATTENTION_CARDS):
+        ui.table(attention.drop(columns="run_id"), "files_needing_attention")
 
 
 last = status.last_run or {}

@@ -5,9 +5,13 @@ import streamlit as st
 from dashboards import charts, data, kpis, ui
 
 st.title("Manual intervention")
+ui.no_data_notice()
 status = data.status()
 grain = st.radio("Period", ["week", "month"], horizontal=True, key="intervention_grain")
 k = data.kpis(grain)
+if k.empty:
+    st.info("No KPI periods in the warehouse yet.")
+    st.stop()
 k = k.assign(closed=kpis.closed_mask(k, grain, status.as_of))
 st.plotly_chart(charts.rates_over_time(
     k, {"manual_intervention_rate": "all self-service orders",

@@ -5,6 +5,7 @@ import streamlit as st
 from dashboards import charts, data, kpis, ui
 
 st.title("Overview")
+ui.no_data_notice()
 status = data.status()
 grain = st.radio("Period", ["week", "month"], horizontal=True, key="overview_grain",
                  format_func=lambda g: {"week": "Weekly", "month": "Monthly"}[g])

@@ -5,7 +5,7 @@ import io
 import pyarrow.csv as pacsv
 import streamlit as st
 
-from dashboards import data
+from dashboards import data, ui
 from dashboards.sql_guard import QueryError, QueryRefused, QueryTimeout, run_readonly_query
 
 EXAMPLES = {
@@ -33,6 +33,7 @@ EXAMPLES = {
 st.title("SQL")
 st.caption("Read-only: the warehouse's published copy is opened read-only with file access disabled and "
            "settings locked; writes, DDL, ATTACH, COPY, INSTALL/LOAD, file or URL reads and SET are refused.")
+ui.no_data_notice(stop=False)
 
 left, right = st.columns([1, 2])
 with left:
