@@ -36,6 +36,7 @@ from dashboards.sql_guard import PublishedMissing, open_pinned
 from pipelines.ingest import ledger
 
 CACHE_TTL = "10m"
+KPI_TABLES = {"day": "kpi_daily", "week": "kpi_weekly", "month": "kpi_monthly"}
 ENV_PUBLISHED = "FUNNEL_PUBLISHED"
 
 DIMENSIONS = {
@@ -209,9 +210,9 @@ def status() -> Status:
 
 @st.cache_data(ttl=CACHE_TTL, show_spinner=False)
 def _kpis(v, grain: str) -> pd.DataFrame:
-    table = {"day": "kpi_daily", "week": "kpi_weekly", "month": "kpi_monthly"}[grain]
-    df = query(v[0], f"SELECT * FROM marts.{table} ORDER BY period_start")
+    df = query(v[0], f"SELECT * FROM marts.{KPI_TABLES[grain]} ORDER BY period_start")
     df["period_start"] = pd.to_datetime(df["period_start"]).dt.date
+    df["period_end"] = pd.to_datetime(df["period_end"]).dt.date
     return df
 
 
@@ -220,13 +221,26 @@ def kpis(grain: str) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+def _first_incomplete_cohort_day(v) -> dt.date | None:
+    day = query(v[0], "SELECT min(period_start) AS d FROM marts.kpi_daily WHERE NOT cohort_complete").d[0]
+    return None if pd.isna(day) else pd.Timestamp(day).date()
+
+
+def first_incomplete_cohort_day() -> dt.date | None:
+    """The first day whose cohort is not complete (kpi_daily.cohort_complete; later days are not either)."""
+    if not has_table("marts", "kpi_daily"):
+        return None
+    return _first_incomplete_cohort_day(_v())
+
+
+@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
 def _targets(v) -> pd.DataFrame:
-    return query(v[0], "SELECT kpi_name, grain, CAST(target AS DOUBLE) AS target, direction FROM marts.kpi_targets")
+    return query(v[0], "SELECT kpi_name, grain, CAST(target AS DOUBLE) AS target FROM marts.kpi_targets")
 
 
 def targets() -> pd.DataFrame:
     if not has_table("marts", "kpi_targets"):
-        return pd.DataFrame(columns=["kpi_name", "grain", "target", "direction"])
+        return pd.DataFrame(columns=["kpi_name", "grain", "target"])
     return _targets(_v())
 
 
@@ -302,11 +316,15 @@ def funnel_totals(f: Filters) -> dict[str, int]:
 @st.cache_data(ttl=CACHE_TTL, show_spinner=False)
 def _funnel_by_period(v, f: Filters, grain: str) -> pd.DataFrame:
     where, params = f.where()
+    # Whether a cohort is complete is the KPI mart's column, never recomputed here.
     df = query(v[0], f"""
-        SELECT CAST(date_trunc('{grain}', cohort_date) AS DATE) AS period_start,
-               CAST(sum(checkouts_started) AS BIGINT) AS checkouts_started,
-               CAST(sum(checkouts_converted) AS BIGINT) AS checkouts_converted
-        FROM marts.dash_funnel_daily WHERE {where} GROUP BY 1 ORDER BY 1""", params)
+        WITH cohorts AS (
+            SELECT CAST(date_trunc('{grain}', cohort_date) AS DATE) AS period_start,
+                   CAST(sum(checkouts_started) AS BIGINT) AS checkouts_started,
+                   CAST(sum(checkouts_converted) AS BIGINT) AS checkouts_converted
+            FROM marts.dash_funnel_daily WHERE {where} GROUP BY 1)
+        SELECT cohorts.*, coalesce(k.cohort_complete, false) AS cohort_complete
+        FROM cohorts LEFT JOIN marts.{KPI_TABLES[grain]} AS k USING (period_start) ORDER BY 1""", params)
     df["period_start"] = pd.to_datetime(df["period_start"]).dt.date
     return df
 

@@ -14,41 +14,8 @@ import numpy as np
 import pandas as pd
 import scipy.stats  # noqa: F401  (imported here, once, so no page pays for it on first use)
 
+from pipelines.core.kpis import KPI_BY_NAME, KPIS, Kpi, format_value  # noqa: F401  (the pages' vocabulary)
 from pipelines.stats import MOVEMENT_LEVEL, two_proportion_test, wilson_interval
-
-
-@dataclass(frozen=True)
-class Kpi:
-    name: str
-    label: str
-    kind: str  # "rate" | "count" | "hours"
-    dated_by: str  # "cohort" | "created_at"
-    numerator: str | None = None
-    denominator: str | None = None
-
-
-KPIS = [
-    Kpi("first_order_conversion_rate", "First-order conversion", "rate", "cohort",
-        "new_customer_checkouts_converted", "new_customer_checkouts_started"),
-    Kpi("checkout_conversion_rate", "Checkout conversion", "rate", "cohort",
-        "checkouts_converted", "checkouts_started"),
-    Kpi("self_service_first_order_share", "Self-service share of first orders", "rate", "created_at",
-        "self_service_first_orders", "first_orders"),
-    Kpi("manual_intervention_rate", "Manual-intervention rate", "rate", "created_at",
-        "manual_intervention_orders", "self_service_orders"),
-    Kpi("first_orders", "First orders", "count", "created_at"),
-    Kpi("median_hours_to_convert", "Median time to convert", "hours", "cohort"),
-]
-KPI_BY_NAME = {k.name: k for k in KPIS}
-GRAIN_LABEL = {"day": "day", "week": "week", "month": "month"}
-
-
-def period_end(start: dt.date, grain: str) -> dt.date:
-    if grain == "day":
-        return start + dt.timedelta(days=1)
-    if grain == "week":
-        return start + dt.timedelta(days=7)
-    return (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
 
 
 def period_label(start: dt.date, grain: str) -> str:
@@ -60,30 +27,12 @@ def period_label(start: dt.date, grain: str) -> str:
     return start.isoformat()
 
 
-def closed_mask(df: pd.DataFrame, grain: str, as_of: dt.datetime | None) -> pd.Series:
-    """Periods whose end <= as_of."""
-    if as_of is None:
-        return pd.Series(False, index=df.index)
-    ends = df["period_start"].map(lambda d: period_end(d, grain))
-    return ends.map(lambda e: dt.datetime.combine(e, dt.time()) <= as_of)
-
-
-def fmt_value(value, kind: str) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-        return "—"
-    if kind == "rate":
-        return f"{value:.1%}"
-    if kind == "hours":
-        return f"{value:.1f} h" if value < 48 else f"{value / 24:.1f} days"
-    return f"{int(value):,}"
-
-
-def fmt_delta(delta, kind: str) -> str | None:
+def fmt_delta(delta, unit: str) -> str | None:
     if delta is None or (isinstance(delta, float) and math.isnan(delta)):
         return None
-    if kind == "rate":
+    if unit == "rate":
         return f"{delta * 100:+.1f} pp"
-    if kind == "hours":
+    if unit == "hours":
         return f"{delta:+.1f} h"
     return f"{int(delta):+,}"
 
@@ -97,7 +46,6 @@ class Card:
     previous: float | None
     delta: float | None
     target: float | None
-    direction: str | None
     on_track: bool | None
     moved: bool | None  # None: no verdict (not a rate, or too few)
     complete: bool  # cohort complete / period closed
@@ -119,40 +67,35 @@ def _num(v) -> float | None:
     return None if math.isnan(f) else f
 
 
-def latest_index(df: pd.DataFrame, kpi: Kpi, grain: str, as_of: dt.datetime | None) -> int | None:
+def latest_index(df: pd.DataFrame, kpi: Kpi) -> int | None:
     """Row of "the latest week/month" of a KPI: latest complete cohort, or latest closed period."""
-    if kpi.dated_by == "cohort":
-        mask = df["cohort_complete"].fillna(False).astype(bool)
-    else:
-        mask = closed_mask(df, grain, as_of)
-    idx = df.index[mask.to_numpy()]
+    idx = df.index[df[kpi.final_column].fillna(False).astype(bool).to_numpy()]
     return int(idx[-1]) if len(idx) else None
 
 
-def build_card(df: pd.DataFrame, kpi: Kpi, grain: str, as_of, targets: pd.DataFrame) -> Card:
+def build_card(df: pd.DataFrame, kpi: Kpi, grain: str, targets: pd.DataFrame) -> Card:
     df = df.reset_index(drop=True)
-    i = latest_index(df, kpi, grain, as_of)
+    i = latest_index(df, kpi)
     t = targets[(targets.kpi_name == kpi.name) & (targets.grain == grain)] if len(targets) else targets
     target = _num(t.target.iloc[0]) if len(t) else None
-    direction = str(t.direction.iloc[0]) if len(t) else None
     if i is None:
-        return Card(kpi, None, None, None, None, None, target, direction, None, None, False)
+        return Card(kpi, None, None, None, None, None, target, None, None, False)
     value = _num(df.loc[i, kpi.name])
     prev_i = i - 1 if i > 0 else None
     previous = _num(df.loc[prev_i, kpi.name]) if prev_i is not None else None
     delta = value - previous if value is not None and previous is not None else None
     on_track = None
     if value is not None and target is not None:
-        on_track = value <= target if direction == "lower_is_better" else value >= target
+        on_track = value <= target if kpi.direction == "lower_is_better" else value >= target
     moved = None
-    if kpi.kind == "rate" and prev_i is not None:
+    if kpi.is_rate and prev_i is not None:
         test = two_proportion_test(df.loc[i, kpi.numerator], df.loc[i, kpi.denominator],
                                    df.loc[prev_i, kpi.numerator], df.loc[prev_i, kpi.denominator],
                                    level=MOVEMENT_LEVEL)
         moved = bool(test.significant) if bool(test.has_verdict) else None
     return Card(kpi, df.loc[i, "period_start"], value,
                 df.loc[prev_i, "period_start"] if prev_i is not None else None, previous, delta,
-                target, direction, on_track, moved, True)
+                target, on_track, moved, True)
 
 
 def funnel_table(totals: dict[str, int], steps: list[tuple[int, str, str]]) -> pd.DataFrame:
@@ -203,11 +146,3 @@ def breakdown_table(df: pd.DataFrame, successes: str = "reached", trials: str = 
         default="no significant difference",
     )
     return out
-
-
-def cohort_complete_mask(periods: pd.Series, grain: str, as_of, window_days: int) -> pd.Series:
-    """A cohort is complete when its period's end + the conversion window <= as_of."""
-    if as_of is None:
-        return pd.Series(False, index=periods.index)
-    window = dt.timedelta(days=window_days)
-    return periods.map(lambda d: dt.datetime.combine(period_end(d, grain), dt.time()) + window <= as_of)

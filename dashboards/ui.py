@@ -9,7 +9,6 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import data
-from dashboards.kpis import cohort_complete_mask
 
 PERCENT = st.column_config.NumberColumn(format="percent")
 
@@ -124,12 +123,9 @@ def funnel_filters(key: str, dims: tuple[str, ...] = ("plan", "deployment", "cou
 
 def incomplete_note(f: data.Filters, s: data.Status) -> None:
     """Say which selected cohorts are not complete (their conversion can still rise)."""
-    days = pd.Series(pd.date_range(f.start, f.end, freq="D").date)
-    if days.empty:
-        return
-    complete = cohort_complete_mask(days, "day", s.as_of, s.conversion_window_days)
-    if not complete.all():
-        first = days[~complete].iloc[0]
+    first_incomplete = data.first_incomplete_cohort_day()
+    if first_incomplete is not None and f.end >= first_incomplete:
+        first = max(f.start, first_incomplete)
         st.warning(
             f"Incomplete cohorts: checkouts started on or after {first.isoformat()} are less than "
             f"{s.conversion_window_days} days old at the data's as-of time; their conversion can still rise.",

@@ -58,6 +58,7 @@ def _kpi_sql(grain: str, window_days: int = 30) -> str:
            coalesce(ssfoi, 0) AS self_service_first_orders_with_intervention,
            CASE WHEN coalesce(ssfo, 0) > 0 THEN ssfoi / ssfo END AS first_order_manual_intervention_rate,
            mh AS median_hours_to_convert,
+           (period_start + INTERVAL {step}) <= (SELECT as_of FROM marts.warehouse_as_of) AS period_closed,
            (period_start + INTERVAL {step} + INTERVAL {window_days} DAY) <= (SELECT as_of FROM marts.warehouse_as_of)
                AS cohort_complete
       FROM periods LEFT JOIN c ON c.p = period_start LEFT JOIN o ON o.p = period_start

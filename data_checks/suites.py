@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import pipelines.settings  # noqa: F401  (GX analytics off before great_expectations is imported)
+from pipelines.core.kpis import RATE_KPIS
 from pipelines.ingest.contract import CHECKOUT_EVENTS, ORDERS, Source
 
 
@@ -76,17 +77,7 @@ ORDER_COLUMNS = list(ORDERS.column_names)
 # A timestamp may lie at most this far after the moment its file was loaded (the contract's rule).
 FUTURE_TOLERANCE = "INTERVAL 1 DAY"
 
-KPI_RATES = {  # rate -> (numerator, denominator)
-    "checkout_conversion_rate": ("checkouts_converted", "checkouts_started"),
-    "first_order_conversion_rate": ("new_customer_checkouts_converted", "new_customer_checkouts_started"),
-    "self_service_first_order_share": ("self_service_first_orders", "first_orders"),
-    "manual_intervention_rate": ("manual_intervention_orders", "self_service_orders"),
-    "first_order_manual_intervention_rate": (
-        "self_service_first_orders_with_intervention",
-        "self_service_first_orders",
-    ),
-}
-KPI_COUNTS = [c for pair in KPI_RATES.values() for c in pair]
+KPI_COUNTS = [c for k in RATE_KPIS for c in (k.numerator, k.denominator)]
 # (smaller, larger): the smaller count is a subset of the larger one.
 KPI_SUBSETS = [
     ("checkouts_converted", "checkouts_started"),
@@ -573,7 +564,7 @@ def _kpi_checks(grain_name: str) -> list[Check]:
     rate_conditions = " OR ".join(
         f"({r} IS NOT NULL AND NOT ({r} BETWEEN 0 AND 1)) OR (({r} IS NULL) <> ({d} = 0 OR {d} IS NULL))"
         f" OR ({d} > 0 AND abs({r} - {n}::DOUBLE / {d}) > 1e-9)"
-        for r, (n, d) in KPI_RATES.items()
+        for r, n, d in ((k.name, k.numerator, k.denominator) for k in RATE_KPIS)
     )
     subset_conditions = " OR ".join(f"{a} > {b}" for a, b in KPI_SUBSETS)
     count_conditions = " OR ".join(f"{c} IS NULL OR {c} < 0" for c in dict.fromkeys(KPI_COUNTS))

@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
-COHORT_KPIS = ("first_order_conversion_rate", "checkout_conversion_rate", "median_hours_to_convert")
-CLOSED_PERIOD_KPIS = (
-    "first_orders",
-    "self_service_first_order_share",
-    "manual_intervention_rate",
-    "first_order_manual_intervention_rate",
-)
+from pipelines.core.kpis import KPIS, Kpi
 
 
 def run_ledger(con: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple]:
@@ -68,34 +62,18 @@ def rejection_reasons(con: duckdb.DuckDBPyConnection, run_id: str, limit: int = 
     ).fetchall()
 
 
-def headline_kpis(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, object]]:
-    """(kpi, period label, value): cohort KPIs for the latest complete weekly cohort, the others for
-    the latest closed week, as the spec's "latest week" says."""
-    as_of = con.execute("SELECT as_of FROM marts.warehouse_as_of").fetchall()[0][0]
-    if as_of is None:
-        return []
-    cohort = con.execute(
-        f"SELECT period_start, {', '.join(COHORT_KPIS)} FROM marts.kpi_weekly "
-        "WHERE cohort_complete ORDER BY period_start DESC LIMIT 1"
-    ).fetchall()
-    closed = con.execute(
-        f"SELECT period_start, {', '.join(CLOSED_PERIOD_KPIS)} FROM marts.kpi_weekly "
-        "WHERE period_start + INTERVAL 7 DAY <= ? ORDER BY period_start DESC LIMIT 1",
-        [as_of],
-    ).fetchall()
+def headline_kpis(con: duckdb.DuckDBPyConnection) -> list[tuple[Kpi, str, object]]:
+    """(KPI, period label, value) for every KPI of the registry in "the latest week" of the spec:
+    the latest complete weekly cohort for cohort-dated KPIs, the latest closed week for the others
+    (the marts' `cohort_complete` / `period_closed`)."""
     rows = []
-    for names, found, label in ((COHORT_KPIS, cohort, "cohort week of"), (CLOSED_PERIOD_KPIS, closed, "week of")):
+    for final_column, label in (("cohort_complete", "cohort week of"), ("period_closed", "week of")):
+        kpis = [k for k in KPIS if k.final_column == final_column]
+        found = con.execute(
+            f"SELECT period_start, {', '.join(k.name for k in kpis)} FROM marts.kpi_weekly "
+            f"WHERE {final_column} ORDER BY period_start DESC LIMIT 1"
+        ).fetchall()
         if found:
             period, *values = found[0]
-            rows += [(name, f"{label} {period}", value) for name, value in zip(names, values, strict=True)]
-    return rows
-
-
-def format_value(kpi: str, value: object) -> str:
-    if value is None:
-        return "n/a"
-    if kpi.endswith(("_rate", "_share")):
-        return f"{value:.1%}"
-    if kpi.startswith("median_hours"):
-        return f"{value:.1f} h"
-    return f"{value:,}"
+            rows += [(k, f"{label} {period}", value) for k, value in zip(kpis, values, strict=True)]
+    return sorted(rows, key=lambda row: KPIS.index(row[0]))

@@ -35,8 +35,7 @@ by = kpis.with_wilson(data.funnel_by_period(f, grain), "checkouts_converted", "c
 if by.empty:
     st.info("No checkouts for these filters.")
 else:
-    complete = kpis.cohort_complete_mask(by["period_start"], grain, status.as_of, status.conversion_window_days)
-    by["cohort_complete"] = complete
+    complete = by["cohort_complete"]
     st.plotly_chart(charts.cohort_conversion(by, grain, complete), key="cohort_chart")
     with st.expander("Cohort table"):
         ui.table(by, f"conversion_by_{grain}", ui.percent_columns("rate", "ci_low", "ci_high"))
@@ -46,7 +45,7 @@ stats, hist = data.time_to_convert(f)
 m = st.columns(4)
 m[0].metric("Converted checkouts", f"{int(stats['converted']):,}")
 for col, key, label in ((m[1], "median", "Median"), (m[2], "p75", "75th percentile"), (m[3], "p90", "90th percentile")):
-    col.metric(label, kpis.fmt_value(None if pd.isna(stats[key]) else float(stats[key]), "hours"))
+    col.metric(label, kpis.format_value(None if pd.isna(stats[key]) else float(stats[key]), "hours"))
 if not hist.empty:
     st.plotly_chart(charts.bars(hist, "bucket", "checkouts", "Time from checkout start to order placed",
                                 "Time to convert", "Converted checkouts"), key="ttc_hist")

@@ -12,7 +12,7 @@ k = data.kpis(grain)
 if k.empty:
     st.info("No KPI periods in the warehouse yet.")
     st.stop()
-k = k.assign(closed=kpis.closed_mask(k, grain, status.as_of))
+k = k.assign(closed=k.period_closed)
 st.plotly_chart(charts.rates_over_time(
     k, {"manual_intervention_rate": "all self-service orders",
         "first_order_manual_intervention_rate": "self-service first orders"},
@@ -26,7 +26,7 @@ with st.expander("Rate table"):
              f"manual_intervention_{grain}ly",
              ui.percent_columns("manual_intervention_rate", "first_order_manual_intervention_rate"))
 
-lo, hi = k.period_start.min(), kpis.period_end(k.period_start.max(), grain)
+lo, hi = k.period_start.min(), k.period_end.max()
 c1, c2 = st.columns([2, 1])
 picked = c1.date_input("Orders created between", value=(lo, hi), key="intervention_dates")
 scope = c2.radio("Orders", ["all self-service orders", "self-service first orders"], key="intervention_scope")

@@ -20,15 +20,15 @@ st.caption("Cohort-dated KPIs (conversion rates, time to convert) show the lates
            "**closed** period. Change is against the period before; a rate *moved* when the two-proportion "
            "test rejects at 99%.")
 
-cards = [kpis.build_card(df, k, grain, status.as_of, targets) for k in kpis.KPIS]
-for row in (cards[:3], cards[3:]):
-    for col, card in zip(st.columns(3), row, strict=True):
+cards = [kpis.build_card(df, k, grain, targets) for k in kpis.KPIS]
+for row in (cards[:4], cards[4:]):
+    for col, card in zip(st.columns(4), row, strict=False):
         with col:
             k = card.kpi
             st.metric(
-                k.label, kpis.fmt_value(card.value, k.kind), kpis.fmt_delta(card.delta, k.kind),
-                delta_color="inverse" if card.direction == "lower_is_better" else "normal",
-                border=True, help=f"`{k.name}`",
+                k.label, k.format(card.value), kpis.fmt_delta(card.delta, k.unit),
+                delta_color="inverse" if k.direction == "lower_is_better" else "normal",
+                border=True, help=f"{k.definition} (`{k.name}`)",
             )
             if card.period_start is None:
                 st.caption("no complete period yet")
@@ -36,10 +36,10 @@ for row in (cards[:3], cards[3:]):
             which = "complete cohort" if k.dated_by == "cohort" else "closed period"
             bits = [f"{kpis.period_label(card.period_start, grain)} · {which}"]
             if card.previous_start is not None:
-                bits.append(f"previous {kpis.fmt_value(card.previous, k.kind)}")
+                bits.append(f"previous {k.format(card.previous)}")
             if card.target is not None:
                 icon = {True: ":green[**on track**]", False: ":red[**off track**]", None: "no value"}[card.on_track]
-                bits.append(f"target {kpis.fmt_value(card.target, k.kind)}: {icon}")
+                bits.append(f"target {k.format(card.target)}: {icon}")
             else:
                 bits.append("no target set")
             if card.moved is not None:
@@ -48,20 +48,18 @@ for row in (cards[:3], cards[3:]):
 
 st.subheader("Trends")
 period_title = {"week": "week", "month": "month"}[grain]
-closed = kpis.closed_mask(df, grain, status.as_of)
 columns = st.columns(2)
 for i, k in enumerate(kpis.KPIS):
-    complete = df["cohort_complete"].fillna(False).astype(bool) if k.dated_by == "cohort" else closed
+    complete = df[k.final_column].fillna(False).astype(bool)
     t = targets[(targets.kpi_name == k.name) & (targets.grain == grain)]
     with columns[i % 2]:
         st.plotly_chart(
-            charts.kpi_trend(df, k.name, k.label, k.kind, period_title, complete,
+            charts.kpi_trend(df, k.name, k.label, k.unit, period_title, complete,
                              float(t.target.iloc[0]) if len(t) else None),
             key=f"trend_{k.name}",
         )
 
 with st.expander(f"All {grain}ly KPI rows (table)"):
-    ui.table(df, f"kpi_{grain}ly", ui.percent_columns(*[k.name for k in kpis.KPIS if k.kind == "rate"],
-                                                      "first_order_manual_intervention_rate"))
+    ui.table(df, f"kpi_{grain}ly", ui.percent_columns(*[k.name for k in kpis.KPIS if k.is_rate]))
 with st.expander("KPI targets (dbt seed `kpi_targets.csv`)"):
     ui.table(targets, "kpi_targets")

@@ -4,7 +4,10 @@
   - Order KPIs (first orders, self-service, intervention) are dated by the placed order's created_at.
   - One row per period from the earliest to the latest period with either, no gaps; counts 0 in an
     empty period; rates in floating point, NULL when the denominator is 0.
-  - cohort_complete: period end (start of the next period) + conversion window <= as_of.
+  - period_closed: period end (start of the next period) <= as_of (its created_at-dated KPIs are final).
+  - cohort_complete: period end + conversion window <= as_of (its cohort-dated KPIs are final).
+  These two columns are the only home of the "closed period" and "complete cohort" rules: the
+  dashboard, the checks and the report read them (pipelines/core/kpis.py, Kpi.final_column).
 -#}
 {% macro kpi_table(grain) -%}
 
@@ -109,6 +112,10 @@ select
     {{ safe_rate('counted.self_service_first_orders_with_intervention', 'counted.self_service_first_orders') }}
         as first_order_manual_intervention_rate,
     counted.median_hours_to_convert,
+    case
+        when cast(counted.period_end as {{ dbt.type_timestamp() }}) <= a.as_of then true
+        else false
+    end as period_closed,
     case
         when {{ window_end('cast(counted.period_end as ' ~ dbt.type_timestamp() ~ ')') }} <= a.as_of then true
         else false

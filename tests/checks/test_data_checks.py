@@ -224,8 +224,9 @@ def _weekly_movement_table(con, latest, previous):
             "INSERT INTO marts.kpi_weekly (period_start, checkouts_started, checkouts_converted, "
             "checkout_conversion_rate, new_customer_checkouts_started, new_customer_checkouts_converted, "
             "first_orders, self_service_first_orders, self_service_orders, manual_intervention_orders, "
-            "self_service_first_orders_with_intervention, cohort_complete) VALUES (?, ?, ?, ?, 0, 0, 0, 0, 0, 0, 0, ?)",
-            [week, n, x, x / n if n else None, complete],
+            "self_service_first_orders_with_intervention, period_closed, cohort_complete) "
+            "VALUES (?, ?, ?, ?, 0, 0, 0, 0, 0, 0, 0, ?, ?)",
+            [week, n, x, x / n if n else None, complete, complete],
         )
 
 

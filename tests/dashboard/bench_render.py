@@ -107,12 +107,14 @@ def build(path: Path, checkouts: int) -> Path:
                    coalesce(self_service_first_orders_with_intervention, 0) AS self_service_first_orders_with_intervention,
                    self_service_first_orders_with_intervention / self_service_first_orders AS first_order_manual_intervention_rate,
                    median_hours_to_convert,
+                   CAST(period_start + INTERVAL 1 {grain} AS DATE) AS period_end,
+                   period_start + INTERVAL 1 {grain} <= TIMESTAMP '2026-01-01 06:00:00' AS period_closed,
                    period_start + INTERVAL 1 {grain} + INTERVAL 30 DAY <= TIMESTAMP '2026-01-01 06:00:00' AS cohort_complete
             FROM c FULL JOIN o USING (period_start) ORDER BY 1""")
     con.execute("CREATE TABLE marts.warehouse_as_of AS SELECT TIMESTAMP '2026-01-01 06:00:00' AS as_of, 30 AS conversion_window_days")
     con.execute(f"CREATE TABLE marts.kpi_targets AS SELECT * FROM read_csv('{ROOT / 'dbt_project' / 'seeds' / 'kpi_targets.csv'}')"
                 if (ROOT / "dbt_project" / "seeds" / "kpi_targets.csv").exists() else
-                "CREATE TABLE marts.kpi_targets (kpi_name VARCHAR, grain VARCHAR, target DOUBLE, direction VARCHAR)")
+                "CREATE TABLE marts.kpi_targets (kpi_name VARCHAR, grain VARCHAR, target DOUBLE)")
     _audit(con, True)
     con.execute("""CREATE TABLE meta.column_descriptions AS SELECT table_schema, table_name, column_name, NULL AS description
                    FROM information_schema.columns WHERE table_schema IN ('marts', 'audit')""")

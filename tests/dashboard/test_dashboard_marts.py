@@ -186,7 +186,7 @@ def test_funnel_page_time_to_convert_equals_fct_checkouts(use_published):
         m = {x.label: x.value for x in at.metric}
         assert m["Converted checkouts"] == f"{int(stats['converted']):,}"
         for label, key in (("Median", "median"), ("75th percentile", "p75"), ("90th percentile", "p90")):
-            assert m[label] == kpis.fmt_value(float(stats[key]), "hours"), (f, label)
+            assert m[label] == kpis.format_value(float(stats[key]), "hours"), (f, label)
         x, y = _histogram_figure(at)
         assert x == hist.bucket.tolist() and y == hist.checkouts.tolist(), f
     # 2026-03-04..05: k05 720 h, k07 2.67 h, k09 0.68 h -> median 2.7 h, one conversion in 14-30 days

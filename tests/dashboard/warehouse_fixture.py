@@ -18,8 +18,6 @@ from pathlib import Path
 import duckdb
 import jinja2
 
-from dashboards.kpis import period_end
-
 ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = ROOT / "tests" / "fixtures" / "conformance" / "expected"
 DASHBOARD_MODELS = ROOT / "dbt_project" / "models" / "marts" / "dashboard"
@@ -33,7 +31,8 @@ KPI_COLUMNS = [
     "new_customer_checkouts_started", "new_customer_checkouts_converted", "first_order_conversion_rate",
     "first_orders", "self_service_first_orders", "self_service_first_order_share", "self_service_orders",
     "manual_intervention_orders", "manual_intervention_rate", "self_service_first_orders_with_intervention",
-    "first_order_manual_intervention_rate", "median_hours_to_convert", "cohort_complete",
+    "first_order_manual_intervention_rate", "median_hours_to_convert", "period_end", "period_closed",
+    "cohort_complete",
 ]
 COUNT_COLUMNS = [
     "checkouts_started", "checkouts_converted", "new_customer_checkouts_started",
@@ -42,19 +41,19 @@ COUNT_COLUMNS = [
 ]
 
 TARGETS = [
-    # kpi_name, grain, target, direction
-    ("checkout_conversion_rate", "week", 0.45, "higher_is_better"),
-    ("checkout_conversion_rate", "month", 0.45, "higher_is_better"),
-    ("first_order_conversion_rate", "week", 0.40, "higher_is_better"),
-    ("first_order_conversion_rate", "month", 0.40, "higher_is_better"),
-    ("self_service_first_order_share", "week", 0.80, "higher_is_better"),
-    ("self_service_first_order_share", "month", 0.80, "higher_is_better"),
-    ("manual_intervention_rate", "week", 0.05, "lower_is_better"),
-    ("manual_intervention_rate", "month", 0.05, "lower_is_better"),
-    ("first_orders", "week", 5, "higher_is_better"),
-    ("first_orders", "month", 20, "higher_is_better"),
-    ("median_hours_to_convert", "week", 2.0, "lower_is_better"),
-    ("median_hours_to_convert", "month", 2.0, "lower_is_better"),
+    # kpi_name, grain, target
+    ("checkout_conversion_rate", "week", 0.45),
+    ("checkout_conversion_rate", "month", 0.45),
+    ("first_order_conversion_rate", "week", 0.40),
+    ("first_order_conversion_rate", "month", 0.40),
+    ("self_service_first_order_share", "week", 0.80),
+    ("self_service_first_order_share", "month", 0.80),
+    ("manual_intervention_rate", "week", 0.05),
+    ("manual_intervention_rate", "month", 0.05),
+    ("first_orders", "week", 5),
+    ("first_orders", "month", 20),
+    ("median_hours_to_convert", "week", 2.0),
+    ("median_hours_to_convert", "month", 2.0),
 ]
 
 # payment_failed events (hand-made, plus the kit's k20 one), for the drop-off marts.
@@ -89,18 +88,22 @@ def _kpi_table(con: duckdb.DuckDBPyConnection, grain: str, name: str) -> None:
     csv = EXPECTED / f"{name}.csv"
     con.execute(f"CREATE TEMP TABLE kit AS SELECT * FROM read_csv('{csv}', header=true, auto_detect=true)")
     first, last = con.execute("SELECT min(period_start), max(period_start) FROM kit").fetchall()[0]
-    periods, p = [], first
-    while p <= last:
-        periods.append(p)
-        p = period_end(p, grain)
-    con.execute("CREATE TEMP TABLE periods (period_start DATE, period_end DATE)")
-    con.executemany("INSERT INTO periods VALUES (?, ?)", [(p, period_end(p, grain)) for p in periods])
+    step = {"day": "1 DAY", "week": "7 DAY", "month": "1 MONTH"}[grain]
+    con.execute(
+        "CREATE TEMP TABLE periods AS SELECT CAST(p AS DATE) AS period_start, "
+        f"CAST(p + INTERVAL {step} AS DATE) AS period_end FROM generate_series(?::DATE, ?::DATE, INTERVAL {step}) t(p)",
+        [first, last],
+    )
     select = []
     for col in KPI_COLUMNS:
         if col == "period_start":
             select.append("p.period_start")
         elif col in COUNT_COLUMNS:
             select.append(f"CAST(coalesce(k.{col}, 0) AS BIGINT) AS {col}")
+        elif col == "period_end":
+            select.append("p.period_end")
+        elif col == "period_closed":
+            select.append(f"CAST(p.period_end AS TIMESTAMP) <= TIMESTAMP '{AS_OF}' AS period_closed")
         elif col == "cohort_complete":
             select.append(
                 "coalesce(CAST(k.cohort_complete AS BOOLEAN), "
@@ -157,8 +160,8 @@ def build_published(path: Path, with_check_results: bool = True) -> Path:
             "CAST(? AS INTEGER) AS conversion_window_days",
             [AS_OF, WINDOW_DAYS],
         )
-        con.execute("CREATE TABLE marts.kpi_targets (kpi_name VARCHAR, grain VARCHAR, target DOUBLE, direction VARCHAR)")
-        con.executemany("INSERT INTO marts.kpi_targets VALUES (?, ?, ?, ?)", TARGETS)
+        con.execute("CREATE TABLE marts.kpi_targets (kpi_name VARCHAR, grain VARCHAR, target DOUBLE)")
+        con.executemany("INSERT INTO marts.kpi_targets VALUES (?, ?, ?)", TARGETS)
 
         con.execute("""CREATE TABLE staging.stg_checkout_events (event_id VARCHAR, event_name VARCHAR,
             event_time TIMESTAMP, checkout_id VARCHAR, customer_id VARCHAR, plan VARCHAR, deployment VARCHAR,

@@ -1,8 +1,9 @@
-"""The dbt project on its own, without the ingestion: parse, contracts, unit tests of the funnel rules.
+"""The dbt project: schemas, docs, portable SQL, public columns and types, unit tests of the funnel rules.
 
-The raw and audit sources are created empty with plain DuckDB DDL in a temporary warehouse, every
-model is built with `dbt run --empty` (so unit tests can read column types), then the dbt unit
-tests run. The end-to-end conformance test (ingestion + dbt) lives elsewhere.
+What the pipeline built is read where it exists: the manifest, tables and column types of the
+session's conformance warehouse (`conformance_warehouse`, tests/conftest.py: the real `funnel run`).
+The dbt unit tests run on a copy of that warehouse (they read their inputs' column types from the
+built relations); the last test builds the project alone on a few hand-written raw rows, in UTC+14.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import duckdb
 import pytest
 
 from pipelines.ingest.ledger import ensure_tables
+from pipelines.settings import dbt_target_path
+from tests.conftest import copy_warehouse
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DBT_DIR = PROJECT_ROOT / "dbt_project"
@@ -121,16 +124,8 @@ INCREMENTAL_MODELS = {"int_checkouts_funnelled", "int_orders_current", "int_cust
 @pytest.fixture(scope="module")
 def dbt_env(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("dbt")
-    warehouse = tmp / "warehouse.duckdb"
-    con = duckdb.connect(str(warehouse))
-    try:
-        con.execute("SET TimeZone = 'UTC'")
-        ensure_tables(con)  # the real raw and audit DDL of the ingestion
-    finally:
-        con.close()
     env = dict(os.environ)
     env.update(
-        FUNNEL_WAREHOUSE=str(warehouse),
         DBT_SEND_ANONYMOUS_USAGE_STATS="false",
         DO_NOT_TRACK="1",
         DBT_PROFILES_DIR=str(DBT_DIR),
@@ -138,12 +133,12 @@ def dbt_env(tmp_path_factory):
         DBT_LOG_PATH=str(tmp / "logs"),
     )
 
-    def run(*args: str, extra_env: dict[str, str] | None = None) -> dict:
+    def run(*args: str, warehouse: Path, extra_env: dict[str, str] | None = None) -> dict:
         proc = subprocess.run(
             [str(DBT), *args],
             check=False,
             cwd=DBT_DIR,
-            env={**env, **(extra_env or {})},
+            env={**env, "FUNNEL_WAREHOUSE": str(warehouse), **(extra_env or {})},
             capture_output=True,
             text=True,
             timeout=300,
@@ -154,19 +149,13 @@ def dbt_env(tmp_path_factory):
         results = tmp / "target" / "run_results.json"
         return json.loads(results.read_text()) if results.exists() else {}
 
-    # One invocation builds the seed and every model with `--empty` (zero rows, real column types)
-    # and writes the manifest; unit tests then read the column types from these relations.
-    run(
-        "build",
-        "--empty",
-        "--exclude-resource-type",
-        "test",
-        "--exclude-resource-type",
-        "unit_test",
-        *EXCLUDE,
-    )
-    manifest = json.loads((tmp / "target" / "manifest.json").read_text())
-    return {"run": run, "warehouse": warehouse, "manifest": manifest, "tmp": tmp}
+    return {"run": run, "tmp": tmp}
+
+
+@pytest.fixture(scope="module")
+def manifest(conformance_warehouse) -> dict:
+    """The manifest of the dbt build the pipeline ran."""
+    return json.loads((dbt_target_path(conformance_warehouse.warehouse) / "manifest.json").read_text())
 
 
 def _own_models(manifest: dict) -> dict[str, dict]:
@@ -179,8 +168,8 @@ def _own_models(manifest: dict) -> dict[str, dict]:
     }
 
 
-def test_models_live_in_their_schemas(dbt_env):
-    models = _own_models(dbt_env["manifest"])
+def test_models_live_in_their_schemas(manifest):
+    models = _own_models(manifest)
     expected = {
         "staging": {"stg_checkout_events", "stg_orders"},
         "intermediate": {"int_orders_current", "int_customers_first_ordered", "int_checkouts_funnelled"},
@@ -204,12 +193,12 @@ def test_models_live_in_their_schemas(dbt_env):
             if name in INCREMENTAL_MODELS:
                 expected_materialization = "incremental"
             assert models[name]["config"]["materialized"] == expected_materialization
-    seed = next(n for n in dbt_env["manifest"]["nodes"].values() if n["name"] == "kpi_targets")
+    seed = next(n for n in manifest["nodes"].values() if n["name"] == "kpi_targets")
     assert seed["schema"] == "marts"
 
 
-def test_every_model_and_column_is_documented_in_its_own_yml(dbt_env):
-    for name, node in _own_models(dbt_env["manifest"]).items():
+def test_every_model_and_column_is_documented_in_its_own_yml(manifest):
+    for name, node in _own_models(manifest).items():
         assert node["description"].strip(), name
         patch = node.get("patch_path") or ""
         assert patch.endswith(f"/{name}.yml"), (name, patch)
@@ -218,8 +207,8 @@ def test_every_model_and_column_is_documented_in_its_own_yml(dbt_env):
             assert meta["description"].strip(), (name, col)
 
 
-def test_models_use_no_duckdb_only_syntax(dbt_env):
-    for name, node in _own_models(dbt_env["manifest"]).items():
+def test_models_use_no_duckdb_only_syntax(manifest):
+    for name, node in _own_models(manifest).items():
         code = re.sub(r"--[^\n]*|\{#.*?#\}", "", node["raw_code"], flags=re.DOTALL)
         assert not re.search(r"\bqualify\b", code, re.IGNORECASE), name
         assert "::" not in code, name
@@ -227,8 +216,8 @@ def test_models_use_no_duckdb_only_syntax(dbt_env):
         assert "datediff" not in code.lower(), name
 
 
-def test_empty_build_has_the_public_columns(dbt_env):
-    con = duckdb.connect(str(dbt_env["warehouse"]), read_only=True)
+def test_the_pipelines_build_has_the_public_columns_and_types(conformance_warehouse):
+    con = duckdb.connect(str(conformance_warehouse.warehouse), read_only=True)
     try:
 
         def columns(schema: str, table: str) -> list[str]:
@@ -255,7 +244,7 @@ def test_empty_build_has_the_public_columns(dbt_env):
         assert types["checkout_conversion_rate"] == "DOUBLE"
         assert types["median_hours_to_convert"] == "DOUBLE"
         assert types["checkouts_started"] == "BIGINT"
-        targets = con.execute("select kpi_name, grain, target, direction from marts.kpi_targets").fetchall()
+        targets = con.execute("select kpi_name, grain, target from marts.kpi_targets").fetchall()
         assert {t[0] for t in targets} == {
             "first_order_conversion_rate",
             "checkout_conversion_rate",
@@ -265,13 +254,14 @@ def test_empty_build_has_the_public_columns(dbt_env):
             "median_hours_to_convert",
         }
         assert {t[1] for t in targets} == {"week", "month"}
-        assert {t[3] for t in targets} <= {"higher_is_better", "lower_is_better"}
     finally:
         con.close()
 
 
-def test_unit_tests_of_the_funnel_rules_pass(dbt_env):
-    results = dbt_env["run"]("test", "--select", "test_type:unit", *EXCLUDE)
+def test_unit_tests_of_the_funnel_rules_pass(dbt_env, conformance_warehouse):
+    # dbt reads the unit tests' input column types from the built relations, and writes to the warehouse.
+    warehouse = copy_warehouse(conformance_warehouse, dbt_env["tmp"] / "unit-tests.duckdb")
+    results = dbt_env["run"]("test", "--select", "test_type:unit", *EXCLUDE, warehouse=warehouse)
     # Only the unit tests' outcomes (on-run-start hooks report too).
     outcomes = {
         r["unique_id"].split(".")[-1]: r["status"] for r in results["results"] if r["unique_id"].startswith("unit_test.")
@@ -296,10 +286,12 @@ def test_unit_tests_of_the_funnel_rules_pass(dbt_env):
 
 
 def test_full_build_on_a_few_rows_is_utc_whatever_the_machine_zone(dbt_env):
-    """Runs last: fills the empty sources with a few rows and builds everything, tests included."""
-    con = duckdb.connect(str(dbt_env["warehouse"]))
+    """The project alone on a few raw rows (the ingestion's own DDL): builds everything, tests included."""
+    warehouse = dbt_env["tmp"] / "few-rows.duckdb"
+    con = duckdb.connect(str(warehouse))
     try:
         con.execute("SET TimeZone = 'UTC'")
+        ensure_tables(con)  # the real raw and audit DDL of the ingestion
         con.execute(
             """
             insert into raw.checkout_events
@@ -332,9 +324,10 @@ def test_full_build_on_a_few_rows_is_utc_whatever_the_machine_zone(dbt_env):
         con.close()
     # UTC+14 for the dbt process: a session time zone leak would move every day. Unit tests ran above.
     dbt_env["run"](
-        "build", "--exclude-resource-type", "unit_test", *EXCLUDE, extra_env={"TZ": "Pacific/Kiritimati"}
+        "build", "--exclude-resource-type", "unit_test", *EXCLUDE, warehouse=warehouse,
+        extra_env={"TZ": "Pacific/Kiritimati"},
     )
-    con = duckdb.connect(str(dbt_env["warehouse"]), read_only=True)
+    con = duckdb.connect(str(warehouse), read_only=True)
     try:
         daily = con.execute(
             "select cast(period_start as varchar), checkouts_started, checkouts_converted, first_orders, "
