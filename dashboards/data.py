@@ -357,33 +357,22 @@ def breakdown(f: Filters, dimension: str, step_column: str = "checkouts_converte
     return _breakdown(_v(), f, dimension, step_column)
 
 
-TIME_TO_CONVERT_BUCKETS = ["< 1 h", "1-6 h", "6-24 h", "1-3 days", "3-7 days", "7-14 days", "14-30 days"]
-_BUCKET_SQL = """CASE WHEN hours_to_convert < 1 THEN 0 WHEN hours_to_convert < 6 THEN 1
-                      WHEN hours_to_convert < 24 THEN 2 WHEN hours_to_convert < 72 THEN 3
-                      WHEN hours_to_convert < 168 THEN 4 WHEN hours_to_convert < 336 THEN 5 ELSE 6 END"""
-
-
 @st.cache_data(ttl=CACHE_TTL, show_spinner=False)
 def _time_to_convert(v, f: Filters) -> tuple[dict, pd.DataFrame]:
     """Exact median / p75 / p90 (quantile_cont) of hours_to_convert over the selected converted
-    checkouts, and their count per histogram bucket, in one scan of marts.dash_time_to_convert (one
-    narrow row per converted checkout, ordered by cohort day: a date range reads only its blocks)."""
-    if has_table("marts", "dash_time_to_convert"):
-        where, params = f.where()
-        source, bucket = f"SELECT hours_to_convert, hours_bucket FROM marts.dash_time_to_convert WHERE {where}", "hours_bucket"
-    else:  # a copy published before dash_time_to_convert existed
-        where, params = f.where("CAST(started_at AS DATE)")
-        source = f"SELECT hours_to_convert FROM marts.fct_checkouts WHERE converted AND {where}"
-        bucket = _BUCKET_SQL
-    counts = ", ".join(f"count(*) FILTER (WHERE {bucket} = {i}) AS b{i}" for i in range(len(TIME_TO_CONVERT_BUCKETS)))
-    row = query(v[0], f"""
+    checkouts, and their count per histogram bucket (the buckets and labels: the dbt seed
+    time_to_convert_buckets), from marts.dash_time_to_convert (one narrow row per converted checkout,
+    ordered by cohort day: a date range reads only its blocks)."""
+    where, params = f.where()
+    stats = query(v[0], f"""
         SELECT count(*) AS converted, quantile_cont(hours_to_convert, 0.5) AS median,
-               quantile_cont(hours_to_convert, 0.75) AS p75, quantile_cont(hours_to_convert, 0.9) AS p90,
-               {counts}
-        FROM ({source})""", params).iloc[0].to_dict()
-    stats = {k: row[k] for k in ("converted", "median", "p75", "p90")}
-    hist = pd.DataFrame({"bucket": TIME_TO_CONVERT_BUCKETS,
-                         "checkouts": [int(row[f"b{i}"]) for i in range(len(TIME_TO_CONVERT_BUCKETS))]})
+               quantile_cont(hours_to_convert, 0.75) AS p75, quantile_cont(hours_to_convert, 0.9) AS p90
+        FROM marts.dash_time_to_convert WHERE {where}""", params).iloc[0].to_dict()
+    hist = query(v[0], f"""
+        SELECT b.label AS bucket, CAST(count(t.hours_bucket) AS BIGINT) AS checkouts
+        FROM marts.time_to_convert_buckets AS b
+        LEFT JOIN (SELECT hours_bucket FROM marts.dash_time_to_convert WHERE {where}) AS t USING (hours_bucket)
+        GROUP BY b.hours_bucket, b.label ORDER BY b.hours_bucket""", params)
     return stats, hist[hist.checkouts > 0].reset_index(drop=True)
 
 

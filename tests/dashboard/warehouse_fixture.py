@@ -21,6 +21,8 @@ import jinja2
 ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = ROOT / "tests" / "fixtures" / "conformance" / "expected"
 DASHBOARD_MODELS = ROOT / "dbt_project" / "models" / "marts" / "dashboard"
+INTERMEDIATE_MODELS = ROOT / "dbt_project" / "models" / "intermediate"
+SEEDS = ROOT / "dbt_project" / "seeds"
 
 AS_OF = dt.datetime(2026, 4, 3, 10, 0, 1)
 WINDOW_DAYS = 30
@@ -76,6 +78,16 @@ def render_model(sql: str, refs: dict[str, str]) -> str:
 
 
 def build_dashboard_marts(con: duckdb.DuckDBPyConnection, refs: dict[str, str]) -> list[str]:
+    """The dashboard marts from `refs` (fct tables and staging events), with the intermediate model
+    and the seed they read (the intermediate one in schema staging, which the callers drop)."""
+    con.execute("CREATE OR REPLACE TABLE marts.time_to_convert_buckets AS SELECT * FROM read_csv(?, header=true, "
+                "columns={'hours_bucket': 'INTEGER', 'label': 'VARCHAR', 'from_hours': 'DOUBLE', 'to_hours': 'DOUBLE'})",
+                [str(SEEDS / "time_to_convert_buckets.csv")])
+    refs = {**refs, "int_checkouts_funnelled": refs["fct_checkouts"],
+            "int_payment_failures_counted": "staging.int_payment_failures_counted",
+            "time_to_convert_buckets": "marts.time_to_convert_buckets"}
+    con.execute("CREATE OR REPLACE TABLE staging.int_payment_failures_counted AS "
+                + render_model((INTERMEDIATE_MODELS / "int_payment_failures_counted.sql").read_text(), refs))
     built = []
     for model in sorted(DASHBOARD_MODELS.glob("*.sql")):
         sql = render_model(model.read_text(), refs)

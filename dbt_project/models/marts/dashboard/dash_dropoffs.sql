@@ -1,6 +1,6 @@
 -- Checkouts that stopped before an order was placed, per cohort day, last step reached and segment,
--- with how many of them had a payment_failed event (at or after the checkout's start). For the
--- dashboard's drop-off page: nothing there scans raw events.
+-- with how many of them had a payment_failed event (at or after the checkout's start:
+-- int_payment_failures_counted). For the dashboard's drop-off page: nothing there scans raw events.
 -- A table, rebuilt every run. Measured on 10M events plus one day: the (day, plan, deployment, device)
 -- groups holding a changed checkout (late status changes touch ~240 of 366 cohort days) hold 19% of
 -- the checkouts, and gathering them and their payment_failed events scans fct_checkouts and the
@@ -10,14 +10,10 @@
 
 with failures as (
     select
-        e.checkout_id,
-        count(*) as payment_failures
-    from {{ ref('stg_checkout_events') }} as e
-    inner join {{ ref('fct_checkouts') }} as c
-        on e.checkout_id = c.checkout_id
-    where e.event_name = 'payment_failed'
-      and e.event_time >= c.started_at
-    group by e.checkout_id
+        checkout_id,
+        sum(failures) as payment_failures
+    from {{ ref('int_payment_failures_counted') }}
+    group by checkout_id
 ),
 
 stopped as (

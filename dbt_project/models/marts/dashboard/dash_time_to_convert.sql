@@ -11,25 +11,19 @@
 -- most writing the 1M rows (~0.5 s), for a watermark column and group bookkeeping in a public table.
 {{ config(materialized='table') }}
 
+-- The histogram's buckets are the seed time_to_convert_buckets (their one home).
 select
-    cast(started_at as date) as cohort_date,
-    coalesce(plan, 'unknown') as plan,
-    coalesce(deployment, 'unknown') as deployment,
-    coalesce(country, 'unknown') as country,
-    coalesce(device, 'unknown') as device,
-    is_new_customer,
-    hours_to_convert,
-    cast(
-        case
-            when hours_to_convert < 1 then 0
-            when hours_to_convert < 6 then 1
-            when hours_to_convert < 24 then 2
-            when hours_to_convert < 72 then 3
-            when hours_to_convert < 168 then 4
-            when hours_to_convert < 336 then 5
-            else 6
-        end as integer
-    ) as hours_bucket
-from {{ ref('fct_checkouts') }}
-where converted
-order by cohort_date, hours_to_convert
+    cast(c.started_at as date) as cohort_date,
+    coalesce(c.plan, 'unknown') as plan,
+    coalesce(c.deployment, 'unknown') as deployment,
+    coalesce(c.country, 'unknown') as country,
+    coalesce(c.device, 'unknown') as device,
+    c.is_new_customer,
+    c.hours_to_convert,
+    b.hours_bucket
+from {{ ref('fct_checkouts') }} as c
+inner join {{ ref('time_to_convert_buckets') }} as b
+    on c.hours_to_convert >= b.from_hours
+    and (b.to_hours is null or c.hours_to_convert < b.to_hours)
+where c.converted
+order by cohort_date, c.hours_to_convert
