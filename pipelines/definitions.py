@@ -1,4 +1,8 @@
-"""Assembly only: assets, checks, resources, job, sensors and schedule."""
+"""Assembly only: assets, checks, resources, job, sensors and schedule.
+
+Every asset and check carries the failure hook (pipelines/hooks.py), as the job does: a failed run
+is recorded whether it ran the job `funnel_pipeline` or assets picked in the Dagster UI (Dagster's
+implicit asset job) or given to `dg.materialize`."""
 
 from __future__ import annotations
 
@@ -9,10 +13,11 @@ from pipelines.assets.dbt import DBT_PROJECT, dbt_models
 from pipelines.assets.publish import published_warehouse
 from pipelines.assets.raw import ingest_landing_asset
 from pipelines.checks import ASSET_CHECKS
+from pipelines.hooks import record_failed_run
 from pipelines.jobs import funnel_pipeline_job
 from pipelines.resources import DbtBuildResource, LandingResource, WarehouseResource
 from pipelines.schedules import daily_funnel_schedule
-from pipelines.sensors import new_landed_files_sensor, record_failed_run
+from pipelines.sensors import new_landed_files_sensor
 from pipelines.settings import Settings
 
 
@@ -26,8 +31,8 @@ def build_definitions(settings: Settings | None = None, target: str | None = Non
 
         return build_engine_definitions(settings, resolve_target(target))
     return dg.Definitions(
-        assets=[ingest_landing_asset, dbt_models, published_warehouse],
-        asset_checks=ASSET_CHECKS,
+        assets=[a.with_hooks({record_failed_run}) for a in (ingest_landing_asset, dbt_models, published_warehouse)],
+        asset_checks=[c.with_hooks({record_failed_run}) for c in ASSET_CHECKS],
         resources={
             "warehouse": WarehouseResource.from_settings(settings),
             "landing": LandingResource(path=str(settings.landing_dir)),
@@ -38,7 +43,7 @@ def build_definitions(settings: Settings | None = None, target: str | None = Non
             ),
         },
         jobs=[funnel_pipeline_job],
-        sensors=[new_landed_files_sensor, record_failed_run],
+        sensors=[new_landed_files_sensor],
         schedules=[daily_funnel_schedule],
     )
 

@@ -6,14 +6,13 @@ import contextlib
 import os
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from pipelines import report, warm_dbt
 from pipelines.dbt_build import build_fingerprint
-from pipelines.ingest.ledger import ensure_tables, last_published_fingerprint
+from pipelines.ingest.ledger import ensure_tables
 from pipelines.ingest.load import new_files
-from pipelines.run_status import write_run_status
+from pipelines.lifecycle import dagster_home, unbuilt_reason
 from pipelines.settings import Settings
 from pipelines.warehouse import connect, writer_lock
 
@@ -33,32 +32,12 @@ class PipelineFailed(RuntimeError):
         self.report = report_text
 
 
-def _instance() -> dg.DagsterInstance:
+def instance(settings: Settings) -> dg.DagsterInstance:
+    """The persistent Dagster instance of the warehouse (DAGSTER_HOME, else `<stem>.dagster/` beside
+    it): `funnel dagster` shows the runs, materializations and check results `funnel run` recorded."""
     import dagster as dg
 
-    # With DAGSTER_HOME set the run is recorded where `dagster dev` shows it; otherwise it leaves no trace.
-    return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
-
-
-def _failures(result: dg.ExecuteInProcessResult) -> tuple[list[str], list[str]]:
-    """(errors, warnings): failed steps and failed asset checks, in words."""
-    import dagster as dg
-
-    errors, warnings = [], []
-    for event in result.all_events:
-        if event.is_step_failure:
-            error = event.step_failure_data.error
-            message = (error.message if error else "failed").strip().splitlines()
-            errors.append(f"step {event.step_key} failed: {message[0] if message else ''}")
-    for evaluation in result.get_asset_check_evaluations():
-        if evaluation.passed:
-            continue
-        name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
-        if evaluation.severity == dg.AssetCheckSeverity.ERROR:
-            errors.append(f"check {name} failed")
-        else:
-            warnings.append(f"check {name} warned")
-    return errors, warnings
+    return dg.DagsterInstance.from_config(str(dagster_home(settings.warehouse)))
 
 
 def _report(settings: Settings, run_id: str, errors: list[str], warnings: list[str]) -> str:
@@ -81,25 +60,15 @@ def _report(settings: Settings, run_id: str, errors: list[str], warnings: list[s
     return "\n".join(lines)
 
 
-def _record_failure(settings: Settings, run_id: str, message: str) -> None:
-    now = datetime.now(UTC).replace(tzinfo=None)
-    with connect(settings.warehouse) as con:
-        ensure_tables(con)
-        con.execute(
-            "INSERT INTO audit.pipeline_runs VALUES (?, ?, ?, 'failure', ?, NULL, NULL, NULL, NULL, NULL)",
-            [run_id, now, now, message],
-        )
-    write_run_status(settings.warehouse, run_id=run_id, status="failure", message=message)
-
-
 def _up_to_date(settings: Settings) -> bool:
-    """True when no file is waiting and the last published build used the same dbt project."""
+    """True when no file is waiting and the last published build has every recorded file and used the
+    same dbt project and window (pipelines.lifecycle.unbuilt_reason: the job's dbt step asks the same)."""
     if not settings.published.exists() or not settings.warehouse.exists():
         return False
     with connect(settings.warehouse) as con:
-        waiting = any(new_files(con, settings.landing_dir).values())
-        last = last_published_fingerprint(con)
-    return not waiting and last == build_fingerprint(settings.conversion_window_days)
+        if any(new_files(con, settings.landing_dir).values()):
+            return False
+        return unbuilt_reason(con, settings.warehouse, build_fingerprint(settings.conversion_window_days)) is None
 
 
 def execute_job(job, settings: Settings, op_config: dict):
@@ -113,9 +82,11 @@ def execute_job(job, settings: Settings, op_config: dict):
     run_id = str(uuid.uuid4())
     log_path = settings.warehouse.parent / "logs" / f"run-{run_id}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("w") as log, contextlib.redirect_stdout(log):
-        result = job.execute_in_process(instance=_instance(), raise_on_error=False, run_config=run_config, run_id=run_id)
-    errors, warnings = _failures(result)
+    from pipelines.hooks import failure_lines
+
+    with log_path.open("w") as log, contextlib.redirect_stdout(log), instance(settings) as recorder:
+        result = job.execute_in_process(instance=recorder, raise_on_error=False, run_config=run_config, run_id=run_id)
+    errors, warnings = failure_lines(result.all_events)
     if not result.success and not errors:
         errors.append("the run failed (see the Dagster event log)")
     return result, log_path, errors, warnings
@@ -143,8 +114,7 @@ def run_pipeline(settings: Settings, wait_seconds: float = 0.0) -> RunOutcome:
                 job, settings, {"dbt_models": window, "published_warehouse": window}
             )
         text = _report(settings, result.run_id, errors, warnings) + f"\nRun log: {log_path}"
-        if errors:
-            _record_failure(settings, result.run_id, "; ".join(errors))
+        if errors:  # the job's failure hook has recorded the failure (pipelines/hooks.py)
             raise PipelineFailed("run failed: " + "; ".join(errors), text)
     return RunOutcome(run_id=result.run_id, report=text)
 

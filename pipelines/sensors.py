@@ -1,4 +1,4 @@
-"""Start a run when new files land; record failed runs for readers."""
+"""Start a run when new files land. (A failed run records itself: the job's failure hook, pipelines/hooks.py.)"""
 
 
 import hashlib
@@ -9,7 +9,6 @@ import duckdb
 
 from pipelines.ingest.load import discover_files
 from pipelines.jobs import funnel_pipeline_job
-from pipelines.run_status import write_run_status
 from pipelines.settings import Settings
 from pipelines.warehouse import WarehouseBusyError, writer_lock
 
@@ -47,9 +46,3 @@ def new_landed_files_sensor(context: dg.SensorEvaluationContext):
     run_key = hashlib.sha256("\n".join(new).encode()).hexdigest()[:16]
     return dg.RunRequest(run_key=run_key, tags={"new_files": str(len(new))})
 
-
-@dg.run_failure_sensor(monitored_jobs=[funnel_pipeline_job], default_status=dg.DefaultSensorStatus.RUNNING)
-def record_failed_run(context: dg.RunFailureSensorContext):
-    settings = Settings.from_env()
-    message = context.failure_event.message or "run failed"
-    write_run_status(settings.warehouse, run_id=context.dagster_run.run_id, status="failure", message=message)

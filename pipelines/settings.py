@@ -45,6 +45,13 @@ def dbt_target_path(warehouse: Path | str) -> Path:
     return warehouse.with_name(f"{warehouse.stem}.dbt-target")
 
 
+def dagster_home_path(warehouse: Path | str) -> Path:
+    """The Dagster instance that records the runs of a warehouse (run history, asset materializations,
+    check results) when DAGSTER_HOME is not set: beside it, `<stem>.dagster/`."""
+    warehouse = Path(warehouse)
+    return warehouse.with_name(f"{warehouse.stem}.dagster")
+
+
 @dataclass(frozen=True)
 class Settings:
     landing_dir: Path

@@ -82,6 +82,13 @@ def needs_full_refresh(warehouse: WarehouseResource, conversion_window_days: int
     return last != build_fingerprint(conversion_window_days)
 
 
+def nothing_to_build(warehouse: WarehouseResource, conversion_window_days: int) -> bool:
+    from pipelines.lifecycle import unbuilt_reason
+
+    with warehouse.connect() as con:
+        return unbuilt_reason(con, warehouse.path, build_fingerprint(conversion_window_days)) is None
+
+
 @dbt_assets(manifest=DBT_PROJECT.manifest_path, project=DBT_PROJECT, dagster_dbt_translator=TRANSLATOR)
 def dbt_models(
     context: dg.AssetExecutionContext, config: DbtRunConfig, dbt: DbtCliResource, warehouse: WarehouseResource
@@ -91,6 +98,11 @@ def dbt_models(
     os.environ["FUNNEL_WAREHOUSE"] = warehouse.path
     os.environ["FUNNEL_DUCKDB_MEMORY_LIMIT"] = warehouse.memory_limit
     with warehouse.writer_lock():
+        if not config.full_refresh and nothing_to_build(warehouse, config.conversion_window_days):
+            # Nothing loaded since the last published build (pipelines/lifecycle.py): no output, so the
+            # mart checks and published_warehouse are skipped too. A UI launch with nothing new is a no-op.
+            context.log.info("nothing new since the last published build: dbt build skipped (full_refresh rebuilds)")
+            return
         full_refresh = config.full_refresh or needs_full_refresh(warehouse, config.conversion_window_days)
         if full_refresh:
             context.log.info("dbt project or window changed since the last published build: full refresh")

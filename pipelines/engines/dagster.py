@@ -32,7 +32,7 @@ from pipelines.ingest.ledger import ensure_tables
 from pipelines.jobs import funnel_pipeline_job
 from pipelines.resources import DbtBuildResource, LandingResource, WarehouseResource
 from pipelines.schedules import daily_funnel_schedule
-from pipelines.sensors import new_landed_files_sensor, record_failed_run
+from pipelines.sensors import new_landed_files_sensor
 from pipelines.settings import Settings
 
 INGESTION_CHECKS = "ingest_landing_checks"
@@ -132,6 +132,6 @@ def build_engine_definitions(settings: Settings, target: str) -> dg.Definitions:
             ),
         },
         jobs=[funnel_pipeline_job],
-        sensors=[new_landed_files_sensor, record_failed_run],
+        sensors=[new_landed_files_sensor],
         schedules=[daily_funnel_schedule],
     )

@@ -13,7 +13,7 @@ from pipelines.dbt_build import build_fingerprint
 from pipelines.engines import resolve_target
 from pipelines.engines.dagster import build_engine_definitions
 from pipelines.ingest.ledger import ensure_tables, record_successful_run
-from pipelines.run import PipelineFailed, RunOutcome, _record_failure, execute_job
+from pipelines.run import PipelineFailed, RunOutcome, execute_job
 from pipelines.settings import Settings
 from pipelines.warehouse import connect, writer_lock
 
@@ -25,8 +25,7 @@ def run_on_target(settings: Settings, target: str, wait_seconds: float = 0.0) ->
         window = {"config": {"conversion_window_days": settings.conversion_window_days}}
         result, log_path, errors, warnings = execute_job(job, settings, {"dbt_models": window})
         text = _report(settings, target, result, errors, warnings) + f"\nRun log: {log_path}"
-        if errors:
-            _record_failure(settings, result.run_id, f"[{target}] " + "; ".join(errors))
+        if errors:  # the job's failure hook has recorded the failure (pipelines/hooks.py)
             raise PipelineFailed(f"run on {target} failed: " + "; ".join(errors), text)
         _record_success(settings, result.run_id, target)
     return RunOutcome(run_id=result.run_id, report=text)

@@ -1,0 +1,71 @@
+"""The run lifecycle around the Dagster job, without importing Dagster (so that `funnel run` with nothing
+new returns before Dagster is loaded):
+
+- `dagster_home`: the Dagster instance that records the runs of a warehouse, for `funnel run` and
+  `funnel dagster` alike: DAGSTER_HOME when set, else `<stem>.dagster/` beside the warehouse, with a
+  `dagster.yaml` (SQLite storage, telemetry off) written there when missing;
+- `unbuilt_reason`: whether the marts and the published copy are behind the warehouse. `funnel run`
+  skips the job when they are not (and no file waits); inside the job the dbt step builds nothing
+  then, so a run launched from the Dagster UI with nothing new changes nothing.
+
+What the job itself records (docs/architecture.md, "The run lifecycle"): `published_warehouse`
+records a successful run (audit.pipeline_runs, the run-status file); the failure hook
+`pipelines.hooks.record_failed_run` records a failed one.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+
+from pipelines.settings import dagster_home_path, published_path
+
+DAGSTER_YAML = """\
+# The Dagster instance of this warehouse, written by `funnel run` / `funnel dagster` when missing
+# (pipelines/lifecycle.py). Runs, their events, materializations and check results: SQLite files below.
+storage:
+  sqlite:
+    base_dir: {storage}
+telemetry:
+  enabled: false
+nux:
+  enabled: false
+"""
+
+
+def dagster_home(warehouse: Path | str) -> Path:
+    """DAGSTER_HOME when set, else the folder beside the warehouse; created, with a dagster.yaml."""
+    value = os.environ.get("DAGSTER_HOME")
+    home = Path(value).resolve() if value else dagster_home_path(Path(warehouse).resolve())
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        temporary = home / f".dagster.yaml.{os.getpid()}.tmp"
+        temporary.write_text(DAGSTER_YAML.format(storage=home / "storage"))
+        os.replace(temporary, config)
+    return home
+
+
+def unbuilt_reason(con: duckdb.DuckDBPyConnection, warehouse: Path | str, fingerprint: str) -> str | None:
+    """Why the marts and the published copy are behind what the warehouse holds, or None when the last
+    published build has every file of the ledger and used this dbt project and window."""
+    from pipelines.ingest.ledger import ensure_tables
+
+    if not published_path(warehouse).exists():
+        return "nothing published yet"
+    ensure_tables(con)
+    last = con.execute(
+        "SELECT build_fingerprint, finished_at FROM audit.pipeline_runs WHERE status = 'success' "
+        "ORDER BY finished_at DESC LIMIT 1"
+    ).fetchall()
+    if not last:
+        return "no published build yet"
+    if last[0][0] != fingerprint:
+        return "the dbt project or the conversion window changed since the last published build"
+    # Files recorded after it: this run's, or those of a run that failed before publishing.
+    (recorded,) = con.execute("SELECT count(*) FROM audit.load_ledger WHERE loaded_at > ?", [last[0][1]]).fetchall()[0]
+    if recorded:
+        return f"{recorded} file(s) recorded since the last published build"
+    return None

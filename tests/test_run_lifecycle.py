@@ -1,0 +1,122 @@
+"""The run lifecycle is part of the Dagster job: run without `funnel run` (as the Dagster UI, the sensor
+or the schedule run it), the job leaves the same warehouse, audit rows, run status and published copy;
+with nothing new it changes nothing; a failed run records itself."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from pipelines.definitions import build_definitions
+from pipelines.lifecycle import DAGSTER_YAML, dagster_home
+from pipelines.run import PipelineFailed, run_pipeline
+from pipelines.run_status import read_run_status, status_path
+from pipelines.settings import Settings, dagster_home_path
+from pipelines.warehouse import connect
+from tests.conftest import CLEAN_LANDING
+
+NEW_EVENT = (
+    '{"event_id": "ev900", "event_name": "checkout_started", "event_time": "2026-03-20T10:00:00Z", '
+    '"checkout_id": "k90", "customer_id": "c90"}\n'
+)
+
+
+def _runs(warehouse: Path) -> list[tuple]:
+    with connect(warehouse) as con:
+        return con.execute(
+            "SELECT run_id, status, message, files_loaded FROM audit.pipeline_runs ORDER BY finished_at"
+        ).fetchall()
+
+
+def _break_the_ledger_and_land_a_file(warehouse: Path, landing: Path) -> None:
+    """One raw row more than the ledger ever loaded (the blocking check raw_rows_match_ledger fails),
+    and a new file so that a run has work to do."""
+    with connect(warehouse) as con:
+        con.execute("INSERT INTO raw.checkout_events SELECT * FROM raw.checkout_events WHERE event_id = 'ev001'")
+    (landing / "checkout_events" / "events-9.jsonl").write_text(NEW_EVENT)
+
+
+@pytest.fixture
+def settings(tmp_path, landing_copy, monkeypatch) -> Settings:
+    landing = landing_copy(CLEAN_LANDING)
+    monkeypatch.setenv("FUNNEL_WAREHOUSE", str(tmp_path / "w.duckdb"))
+    monkeypatch.setenv("FUNNEL_LANDING_DIR", str(landing))
+    return Settings.from_env(landing, tmp_path / "w.duckdb")
+
+
+def test_the_job_alone_publishes_skips_when_nothing_is_new_and_records_a_failure(settings):
+    job = build_definitions(settings).resolve_job_def("funnel_pipeline")
+    with dg.DagsterInstance.ephemeral() as instance:
+        first = job.execute_in_process(instance=instance)
+        assert first.success
+        [(run_id, status, message, files)] = _runs(settings.warehouse)
+        assert (run_id, status, message, files) == (first.run_id, "success", "published", 6)
+        assert read_run_status(settings.warehouse)["run_id"] == first.run_id
+        published = settings.published.stat()
+        kpi_weekly = dg.AssetKey(["marts", "kpi_weekly"])
+        assert instance.get_latest_materialization_event(kpi_weekly).run_id == first.run_id
+
+        # Nothing new: the ingestion finds nothing, dbt builds nothing, nothing is published or recorded.
+        again = job.execute_in_process(instance=instance)
+        assert again.success
+        skipped = {e.step_key for e in again.all_events if e.is_step_skipped}
+        assert {"mart_checks", "published_warehouse"} <= skipped
+        assert not [e for e in again.get_asset_materialization_events() if e.asset_key.path[0] == "marts"]
+        assert instance.get_latest_materialization_event(kpi_weekly).run_id == first.run_id
+        assert (settings.published.stat().st_ino, settings.published.stat().st_mtime_ns) == (
+            published.st_ino, published.st_mtime_ns)
+        assert len(_runs(settings.warehouse)) == 1
+        assert read_run_status(settings.warehouse)["run_id"] == first.run_id
+
+        # A blocking check fails: the failure hook records the run (one row, however many steps failed).
+        _break_the_ledger_and_land_a_file(settings.warehouse, settings.landing_dir)
+        failed = job.execute_in_process(instance=instance, raise_on_error=False)
+        assert not failed.success
+    runs = _runs(settings.warehouse)
+    assert [r[:2] for r in runs] == [(first.run_id, "success"), (failed.run_id, "failure")]
+    assert ":raw_rows_match_ledger failed" in runs[1][2] and runs[1][3] == 1
+    status = read_run_status(settings.warehouse)
+    assert status["status"] == "failure" and status["run_id"] == failed.run_id and status["message"] == runs[1][2]
+    assert settings.published.stat().st_ino == published.st_ino
+
+    # `funnel run` does not take the file loaded by the failed run as published: it builds again (and
+    # the broken ledger fails it again), where it used to say "up to date".
+    with pytest.raises(PipelineFailed, match="raw_rows_match_ledger"):
+        run_pipeline(settings)
+    assert [r[1] for r in _runs(settings.warehouse)] == ["success", "failure", "failure"]
+
+
+def test_assets_materialized_outside_the_job_record_a_failure_too(settings):
+    # dg.materialize (and the UI's "Materialize" on picked assets) runs Dagster's implicit asset job:
+    # the assets and checks carry the failure hook themselves.
+    defs = build_definitions(settings)
+    ingest = next(a for a in defs.assets if a.node_def.name == "ingest_landing")
+    checks = next(c for c in defs.asset_checks if c.node_def.name == "ingest_landing_checks")
+    resources = {k: defs.resources[k] for k in ("warehouse", "landing")}
+    assert dg.materialize([ingest], resources=resources).success
+    _break_the_ledger_and_land_a_file(settings.warehouse, settings.landing_dir)
+    result = dg.materialize([ingest, checks], resources=resources, raise_on_error=False)
+    assert not result.success
+    [(run_id, status, message, files)] = _runs(settings.warehouse)
+    assert (run_id, status, files) == (result.run_id, "failure", 1)
+    assert message.startswith("step ingest_landing_checks failed") and "raw_rows_match_ledger" in message
+    assert json.loads(status_path(settings.warehouse).read_text())["message"] == message
+
+
+def test_the_dagster_home_of_a_warehouse(tmp_path, monkeypatch):
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    warehouse = tmp_path / "data" / "warehouse.duckdb"
+    home = dagster_home(warehouse)
+    assert home == dagster_home_path(warehouse) == tmp_path / "data" / "warehouse.dagster"
+    config = (home / "dagster.yaml").read_text()
+    assert config == DAGSTER_YAML.format(storage=home / "storage")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert instance.is_persistent
+    # An existing dagster.yaml is the user's: kept as it is. DAGSTER_HOME wins over the default.
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    assert dagster_home(warehouse) == home and (home / "dagster.yaml").read_text().startswith("telemetry")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "mine"))
+    assert dagster_home(warehouse) == tmp_path / "mine" and (tmp_path / "mine" / "dagster.yaml").exists()
