@@ -8,6 +8,7 @@ import gzip
 import io
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pyarrow as pa
@@ -332,3 +333,65 @@ def test_the_run_summary_names_every_file_not_loaded_with_its_reason(tmp_path):
     assert len(reasons) == 1 and reasons[0][1] == 1 and "currency" in reasons[0][0]
     missing = "created_at, channel, order_type, status, amount, currency, manual_intervention"
     assert first[-2:] == ["Files: 1 loaded, 1 rejected", f"  rejected orders/orders-1.csv: required column {missing} missing"]
+
+
+def test_through_the_pipeline_the_kit_with_mistakes_fixed_gives_the_kit_s_figures(tmp_path, conformance_warehouse):
+    """The conformance landing directory plus everyday mistakes (a truncated gzip later replaced by its
+    complete version, an empty file later filled, a .json file, a file outside the source folders,
+    `_SUCCESS`, temporaries, a loaded file modified afterwards): once the fixed versions are in, the
+    public tables equal the kit's, and every mistake is in the ledger and the run's summary."""
+    from pipelines.run import run_pipeline
+    from pipelines.settings import Settings
+    from tests.conftest import CLEAN_LANDING, read_expected
+    from tests.test_incremental import _marts
+
+    landing = tmp_path / "landing"
+    shutil.copytree(CLEAN_LANDING, landing)
+    events, orders = landing / "checkout_events", landing / "orders"
+    complete_gzip, complete_parquet = (events / "events-3.jsonl.gz").read_bytes(), (orders / "orders-3.parquet").read_bytes()
+    _land(events / "events-3.jsonl.gz", complete_gzip[: len(complete_gzip) // 2])
+    _land(orders / "orders-3.parquet", b"")
+    _land(events / "events-20261203-r00.json", (events / "events-1.jsonl").read_bytes())
+    _land(landing / "backfill" / "events-9.jsonl", (events / "events-1.jsonl").read_bytes())
+    # Rows that would change the figures if anything read them.
+    extra = json.dumps({**EVENT, "event_id": "zz1", "checkout_id": "kzz", "customer_id": "czz"}).encode() + b"\n"
+    for skipped in ("_SUCCESS", ".events-4.jsonl.tmp", "_temporary/0/events-4.jsonl"):
+        _land(events / skipped, extra)
+    settings = Settings.from_env(landing, tmp_path / "w.duckdb")
+
+    first = run_pipeline(settings).report
+    assert "Files: 4 loaded, 1 rejected, 1 empty, 2 ignored" in first
+    assert "  rejected checkout_events/events-3.jsonl.gz: file cannot be read: corrupt or truncated gzip" in first
+    assert f"  empty orders/orders-3.parquet: {ledger.EMPTY_REASON}" in first
+    assert f"  ignored checkout_events/events-20261203-r00.json: {ledger.ignored_reason('checkout_events')}" in first
+    assert f"  ignored backfill/events-9.jsonl: {ledger.ignored_reason(ledger.NO_SOURCE)}" in first
+
+    _land(events / "events-3.jsonl.gz", complete_gzip)
+    _land(orders / "orders-3.parquet", complete_parquet)
+    _land(events / "events-1.jsonl", (events / "events-1.jsonl").read_bytes() + extra)
+    second = run_pipeline(settings).report
+    assert "Files: 2 loaded, 1 rejected" in second
+    assert "  rejected checkout_events/events-1.jsonl: file changed after it was loaded (loaded version sha256" in second
+    assert "WARNING check audit/load_ledger:files_changed_after_load warned" in second
+    assert "ERROR" not in second
+
+    assert _marts(settings.published) == _marts(conformance_warehouse.published)
+    with connect(settings.published, read_only=True) as con:
+        ledger_rows = con.execute(
+            "SELECT source, file_path, status, rows_read, rows_loaded, rows_rejected, duplicates_dropped "
+            "FROM audit.load_ledger ORDER BY loaded_at, file_path"
+        ).fetchall()
+        file_reasons = con.execute("SELECT count(*) FROM audit.rejected_rows WHERE row_number IS NULL").fetchall()
+    loaded = {tuple(str(v) for v in row) for row in ledger_rows if row[2] == "loaded"}
+    assert loaded == {tuple(r.values()) for r in read_expected("load_ledger.csv")}
+    assert [(r[1], r[2]) for r in ledger_rows if r[2] != "loaded"] == [
+        ("backfill/events-9.jsonl", "ignored"),
+        ("checkout_events/events-20261203-r00.json", "ignored"),
+        ("checkout_events/events-3.jsonl.gz", "rejected"),
+        ("orders/orders-3.parquet", "empty"),
+        ("checkout_events/events-1.jsonl", "rejected"),
+    ]
+    assert file_reasons == [(2,)]
+
+    third = run_pipeline(settings)
+    assert third.run_id == "" and "nothing rebuilt" in third.report
