@@ -395,3 +395,63 @@ def test_through_the_pipeline_the_kit_with_mistakes_fixed_gives_the_kit_s_figure
 
     third = run_pipeline(settings)
     assert third.run_id == "" and "nothing rebuilt" in third.report
+
+
+def _contents(warehouse: Path) -> dict[str, list[tuple]]:
+    """The ingestion's tables, without the columns that say when and by which run."""
+    with connect(warehouse) as con:
+        return {
+            table: con.execute(f"SELECT * EXCLUDE ({', '.join(when)}) FROM {table} ORDER BY ALL").fetchall()
+            for table, when in (("raw.checkout_events", ("_loaded_at", "_run_id")), ("raw.orders", ("_loaded_at", "_run_id")),
+                                ("audit.load_ledger", ("loaded_at", "run_id")),
+                                ("audit.rejected_rows", ("rejected_at", "run_id")))
+        }
+
+
+KILLED_INGEST = """
+import sys
+from pipelines.ingest.load import ingest_landing
+from pipelines.warehouse import connect
+with connect(sys.argv[1]) as con:
+    print("started", flush=True)
+    ingest_landing(con, sys.argv[2], chunk_rows=40)
+print("finished", flush=True)
+"""
+
+
+# An uninterrupted load takes ~1.3 s here, the first commit ~0.8 s after the start (more when the machine
+# is busy): the kills land before, between and after commits.
+@pytest.mark.parametrize("delay", [0.0, 0.8, 0.95, 1.1])
+def test_a_kill_at_any_moment_then_a_run_gives_the_tables_of_an_uninterrupted_run(tmp_path, delay):
+    """SIGKILL while a run loads files, rejects a changed file, records empty and ignored ones: the
+    next run gives exactly the tables of one uninterrupted run."""
+    import subprocess
+    import sys
+    import time
+
+    landing = tmp_path / "landing"
+    changed = _land(landing / "checkout_events" / "a.jsonl", _file_bytes("checkout_events", "jsonl", ["a0", "a1"]))
+    reference, killed = tmp_path / "reference.duckdb", tmp_path / "killed.duckdb"
+    _ingest(landing, reference)
+    shutil.copyfile(reference, killed)
+
+    _land(changed, _file_bytes("checkout_events", "jsonl", ["a0", "a1", "a2"]))
+    for i, (source, suffix) in enumerate(FORMATS * 6):
+        ids = [f"{source[0]}{j}" for j in range(i * 10, i * 10 + 15)]  # 5 of 15 repeat the previous file's
+        _land(landing / source / f"part-{i:02d}.{suffix}", _file_bytes(source, suffix, ids))
+    _land(landing / "orders" / "part-99.csv", b"")
+    _land(landing / "orders" / "part-98.json", b"{}")
+    _land(landing / "checkout_events" / "part-97.jsonl.gz", _broken_bytes("checkout_events", "jsonl.gz"))
+    _ingest(landing, reference)
+
+    process = subprocess.Popen([sys.executable, "-c", KILLED_INGEST, str(killed), str(landing)],
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline().strip() == "started"
+        time.sleep(delay)
+    finally:
+        process.kill()
+        process.wait()
+    _ingest(landing, killed)
+    assert _contents(killed) == _contents(reference)
+    assert _ingest(landing, killed).files == []
