@@ -113,6 +113,44 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     return serve(settings.published, port=args.port, address=args.host)
 
 
+def cmd_dagster(args: argparse.Namespace) -> int:
+    """`dagster dev` (the UI, and the daemon that runs launched runs, the sensor and the schedule) over
+    the warehouse's Dagster instance, the one `funnel run` records into."""
+    import signal
+    import subprocess
+
+    from pipelines.lifecycle import dagster_home
+    from pipelines.settings import PROJECT_ROOT
+
+    settings = Settings.from_env(args.landing, args.warehouse)
+    home = dagster_home(settings.warehouse)
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "DAGSTER_DISABLE_TELEMETRY": "1",
+        "FUNNEL_WAREHOUSE": str(settings.warehouse),
+        "FUNNEL_LANDING_DIR": str(settings.landing_dir),
+    }
+    dagster = str(Path(sys.executable).with_name("dagster"))
+    command = [dagster, "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", args.host, "-p", str(args.port)]
+    print(
+        f"Dagster UI on http://{args.host}:{args.port} for {settings.warehouse} (landing {settings.landing_dir}, "
+        f"Dagster instance {home}); Ctrl-C stops it",
+        flush=True,
+    )
+    # `dagster dev` shuts its webserver, daemon and code servers down on SIGINT only: SIGTERM to this
+    # command becomes SIGINT to it. A command started in the background ignores SIGINT, and a child
+    # would inherit that; a handled signal is reset to its default in the child instead.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    child = subprocess.Popen(command, env=env, cwd=PROJECT_ROOT)
+    signal.signal(signal.SIGTERM, lambda *_: child.send_signal(signal.SIGINT))
+    while True:
+        try:
+            return child.wait()
+        except KeyboardInterrupt:  # Ctrl-C reached `dagster dev` too: wait for it to stop
+            continue
+
+
 def cmd_sql(args: argparse.Namespace) -> int:
     from pipelines.engines import UnknownTarget, resolve_target
     from pipelines.engines.sql import SqlError, format_result, run_sql
@@ -178,6 +216,13 @@ def build_parser() -> argparse.ArgumentParser:
     dashboard.add_argument("--port", type=int, default=8501)
     dashboard.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     dashboard.set_defaults(handler=cmd_dashboard)
+
+    ui = commands.add_parser("dagster", help="serve the Dagster UI over the runs `funnel run` recorded")
+    ui.add_argument("--warehouse", help="DuckDB file (default $FUNNEL_WAREHOUSE or data/warehouse.duckdb)")
+    ui.add_argument("--landing", help="landing directory runs launched from the UI read (default $FUNNEL_LANDING_DIR or data/landing)")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    ui.set_defaults(handler=cmd_dagster)
     return parser
 
 
