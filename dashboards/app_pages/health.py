@@ -9,6 +9,9 @@ import streamlit as st
 from dashboards import charts, data, ui
 
 st.title("Data health")
+if (outcome := data.run_status() or {}).get("status") == "failure":
+    st.error(f"The last run failed at {outcome.get('finished_at', '?')} UTC: "
+             f"{ui.escape_markdown(str(outcome.get('message')))}; the dashboard shows the last good data.")
 ui.no_data_notice(stop=False, on_health_page=True)
 status = data.status()
 runs = data.audit("pipeline_runs")
