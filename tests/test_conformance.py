@@ -12,7 +12,7 @@ import pytest
 
 from pipelines.run import run_pipeline
 from pipelines.settings import Settings
-from tests.conftest import CLEAN_LANDING, DIRTY_LANDING, read_expected
+from tests.conftest import CLEAN_LANDING, read_expected
 
 KPI_COUNT_COLUMNS = (
     "checkouts_started", "checkouts_converted", "new_customer_checkouts_started", "new_customer_checkouts_converted",
@@ -21,16 +21,11 @@ KPI_COUNT_COLUMNS = (
 )
 
 
-def _run(landing: Path, tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("warehouse")
-    settings = Settings.from_env(landing, folder / "warehouse.duckdb")
-    run_pipeline(settings)
-    return settings.published
-
-
-@pytest.fixture(scope="module", params=["clean", "with-bad-rows"])
-def published(request, tmp_path_factory) -> Path:
-    return _run(CLEAN_LANDING if request.param == "clean" else DIRTY_LANDING, tmp_path_factory)
+@pytest.fixture(params=["clean", "with-bad-rows"])
+def published(request) -> Path:
+    """The published copy of the kit's session warehouse (tests/conftest.py), clean or with bad rows."""
+    name = "conformance_warehouse" if request.param == "clean" else "conformance_dirty_warehouse"
+    return request.getfixturevalue(name).published
 
 
 def _rows(published: Path, sql: str) -> list[dict]:

@@ -1,4 +1,7 @@
-"""Each data check fails on data made to break it and passes on clean data; severities and records."""
+"""Each data check fails on data made to break it and passes on clean data; severities and records.
+
+The clean data is warehouse_fixture.py's raw rows loaded by the real pipeline (tests/checks/conftest.py);
+each test gets its own copy of that warehouse."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from warehouse_fixture import NOW, build_clean_warehouse, rebuild_marts
+from warehouse_fixture import AS_OF, FCT_CHECKOUTS, FCT_ORDERS, NOW
 
 from data_checks.runner import (
     any_blocking_failure,
@@ -31,16 +34,30 @@ CHECKS = {c.name: c for c in all_checks()}
 
 
 @pytest.fixture
-def con():
-    connection = duckdb.connect()
-    build_clean_warehouse(connection)
-    yield connection
-    connection.close()
+def con(warehouse_con):
+    return warehouse_con
 
 
 def run_one(con, name, **kwargs):
     [result] = run_checks(con, "test-run", [CHECKS[name]], now=NOW, **kwargs)
     return result
+
+
+def test_the_pipeline_builds_the_expected_marts(con):
+    """The marts the checks guard are the pipeline's: for the hand-made raw rows, these facts."""
+    checkouts = con.execute(
+        "SELECT checkout_id, customer_id, strftime(started_at, '%Y-%m-%d %H:%M:%S'), is_new_customer, plan, "
+        "deployment, country, device, seats, reached_step, converted, order_id, hours_to_convert "
+        "FROM marts.fct_checkouts ORDER BY checkout_id"
+    ).fetchall()
+    assert checkouts == FCT_CHECKOUTS
+    orders = con.execute(
+        "SELECT order_id, customer_id, checkout_id, strftime(created_at, '%Y-%m-%d %H:%M:%S'), channel, order_type, "
+        "status, plan, deployment, seats, amount::DOUBLE, currency, is_placed, is_self_service, is_first_order, "
+        "manual_intervention, intervention_reason FROM marts.fct_orders ORDER BY order_id"
+    ).fetchall()
+    assert orders == FCT_ORDERS
+    assert con.execute("SELECT as_of, conversion_window_days FROM marts.warehouse_as_of").fetchall() == [(AS_OF, 30)]
 
 
 def test_clean_warehouse_passes_every_check(con, tmp_path):
@@ -56,7 +73,12 @@ def test_clean_warehouse_passes_every_check(con, tmp_path):
 # One fixture per broken rule: (check that must fail, statements that break exactly that rule).
 BREAKS = {
     "raw_events_required_columns": ["ALTER TABLE raw.checkout_events DROP COLUMN customer_id"],
-    "raw_events_required_not_null": ["UPDATE raw.checkout_events SET checkout_id = NULL WHERE event_id = 'e08'"],
+    # The raw tables declare NOT NULL on required columns: the rows the checks guard against come from
+    # writers that do not (a table re-created by hand, another loader), so the constraint goes first.
+    "raw_events_required_not_null": [
+        "ALTER TABLE raw.checkout_events ALTER COLUMN checkout_id DROP NOT NULL",
+        "UPDATE raw.checkout_events SET checkout_id = NULL WHERE event_id = 'e08'",
+    ],
     "raw_events_allowed_values": ["UPDATE raw.checkout_events SET event_name = 'cart_viewed' WHERE event_id = 'e08'"],
     "raw_events_seats_in_range": ["UPDATE raw.checkout_events SET seats = 0 WHERE event_id = 'e07'"],
     "raw_events_event_id_unique": ["UPDATE raw.checkout_events SET event_id = 'e01' WHERE event_id = 'e02'"],
@@ -66,7 +88,10 @@ BREAKS = {
     "raw_events_optional_value_drift": ["UPDATE raw.checkout_events SET plan = 'enterprise' WHERE checkout_id = 'k2'"],
     "raw_events_checkouts_without_start": ["UPDATE raw.checkout_events SET checkout_id = 'k9' WHERE event_id = 'e08'"],
     "raw_orders_required_columns": ["ALTER TABLE raw.orders DROP COLUMN manual_intervention"],
-    "raw_orders_required_not_null": ["UPDATE raw.orders SET amount = NULL WHERE order_id = 'o2'"],
+    "raw_orders_required_not_null": [
+        "ALTER TABLE raw.orders ALTER COLUMN amount DROP NOT NULL",
+        "UPDATE raw.orders SET amount = NULL WHERE order_id = 'o2'",
+    ],
     "raw_orders_allowed_values": ["UPDATE raw.orders SET channel = 'partner' WHERE order_id = 'o2'"],
     "raw_orders_seats_amount_in_range": ["UPDATE raw.orders SET amount = -1 WHERE order_id = 'o2'"],
     "raw_orders_version_unique": [
@@ -86,9 +111,12 @@ BREAKS = {
         "UPDATE audit.load_ledger SET rows_rejected = 1, duplicates_dropped = 1 WHERE source = 'checkout_events'"
     ],
     "files_changed_after_load": [
-        "INSERT INTO audit.load_ledger VALUES ('orders', 'orders/orders-0-bad.csv', 'ee', 'rejected', "
-        "'file changed after it was loaded (loaded version sha256 dd..., this version ee...): land corrections "
-        "as a new file', 0, 0, 0, 0, TIMESTAMP '2026-03-11 11:00:00', 'r2')"
+        (
+            "INSERT INTO audit.load_ledger (source, file_path, file_sha256, status, reason, rows_read, rows_loaded, "
+            "rows_rejected, duplicates_dropped, loaded_at, run_id) VALUES ('orders', 'orders/orders-0-bad.csv', "
+            "'ee', 'rejected', 'file changed after it was loaded (loaded version sha256 dd..., this version ee...): "
+            "land corrections as a new file', 0, 0, 0, 0, TIMESTAMP '2026-03-11 11:00:00', 'r2')"
+        )
     ],
     "kpi_daily_rates_valid": ["UPDATE marts.kpi_daily SET checkout_conversion_rate = NULL WHERE checkouts_started > 0"],
     "kpi_daily_counts_consistent": [
@@ -274,7 +302,9 @@ def test_severity_decides_blocking_and_results_are_recorded(con):
         ("raw_events_optional_value_drift", "raw/checkout_events", "warning"),
     ]
     assert all(r[4] and r[5] and json.loads(r[6]) and r[8] for r in rows)
-    counts = con.execute("SELECT run_id, count(*) FROM audit.check_results GROUP BY 1 ORDER BY 1").fetchall()
+    counts = con.execute(
+        "SELECT run_id, count(*) FROM audit.check_results WHERE run_id LIKE 'run-%' GROUP BY 1 ORDER BY 1"
+    ).fetchall()
     assert counts == [("run-err", len(CHECKS)), ("run-warn", len(CHECKS))]
 
 
@@ -284,14 +314,11 @@ def test_missing_table_fails_its_checks_with_the_reason(con):
     assert not result.passed and result.observed_value == "missing table: marts.funnel_steps"
 
 
-def test_checks_run_on_a_warehouse_file(tmp_path):
-    path = tmp_path / "warehouse.duckdb"
-    with duckdb.connect(str(path)) as con:
-        build_clean_warehouse(con)
-        rebuild_marts(con)
+def test_checks_run_on_a_warehouse_file(warehouse_copy):
+    with duckdb.connect(str(warehouse_copy)) as con:
         results = run_all_checks(con, "file-run", now=NOW)
         assert not any_blocking_failure(results)
-    assert (tmp_path / "gx_docs" / "index.html").exists()  # default: gx_docs/ beside the warehouse
+    assert (warehouse_copy.parent / "gx_docs" / "index.html").exists()  # default: gx_docs/ beside the warehouse
 
 
 def _problems(result) -> set[tuple[str, str]]:
@@ -329,8 +356,8 @@ def test_a_query_returning_more_than_200_rows_is_counted_in_full(con):
     """GX fetches at most 200 evidence rows; the query runs once, and the count comes from GX's count
     metric only when the rows were cut."""
     con.execute(
-        "INSERT INTO marts.fct_checkouts SELECT 'x' || i, 'c', TIMESTAMP '2026-03-02 10:00:00', TRUE, NULL, NULL, "
-        "NULL, NULL, NULL, 9, FALSE, NULL, NULL FROM range(250) t(i)"
+        "INSERT INTO marts.fct_checkouts (checkout_id, customer_id, started_at, is_new_customer, reached_step, "
+        "converted) SELECT 'x' || i, 'c', TIMESTAMP '2026-03-02 10:00:00', TRUE, 9, FALSE FROM range(250) t(i)"
     )
     result = run_one(con, "fct_checkouts_consistent")
     assert not result.passed and result.observed_value == "250 unexpected"

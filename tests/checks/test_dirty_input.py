@@ -12,8 +12,8 @@ import pytest
 
 from data_checks.runner import any_blocking_failure, run_checks
 from data_checks.suites import CONSERVATION_CHECKS, RAW_CHECKS
-
-load = pytest.importorskip("pipelines.ingest.load")
+from pipelines import warehouse
+from pipelines.ingest import load
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "conformance"
 LOAD_TIME = datetime(2026, 4, 10)
@@ -28,7 +28,7 @@ def loaded():
     con.close()
 
 
-def test_dirty_landing_loads_good_rows_and_the_checks_report_the_rest(loaded):
+def test_dirty_landing_loads_good_rows_and_the_checks_report_the_rest(loaded, conformance_warehouse):
     results = {r.check_name: r for r in run_checks(loaded, "dirty", RAW_CHECKS + CONSERVATION_CHECKS, now=LOAD_TIME)}
     assert not any_blocking_failure(list(results.values()))
     # The raw tables satisfy the contract and conservation holds, file by file.
@@ -57,16 +57,13 @@ def test_dirty_landing_loads_good_rows_and_the_checks_report_the_rest(loaded):
     assert reported["checkout_events/events-5-corrupt.parquet"]["status"] == "rejected"
     assert "invalid JSON" in reported["checkout_events/events-4-bad.jsonl"]["row_reasons"]
 
-    # The raw tables hold exactly the loaded rows of the clean landing.
+    # The raw tables hold exactly the loaded rows of the clean landing (the session's pipeline run of it).
     [(events,)] = loaded.execute("SELECT count(*) FROM raw.checkout_events").fetchall()
-    clean = duckdb.connect()
-    clean.execute("SET TimeZone = 'UTC'")
-    load.ingest_landing(clean, FIXTURES / "landing", run_id="clean", load_time=LOAD_TIME)
-    assert events == clean.execute("SELECT count(*) FROM raw.checkout_events").fetchall()[0][0]
-    clean_results = {r.check_name: r for r in run_checks(clean, "clean", RAW_CHECKS + CONSERVATION_CHECKS,
-                                                          now=LOAD_TIME, write=False)}
+    with warehouse.connect(conformance_warehouse.warehouse, read_only=True) as clean:
+        assert events == clean.execute("SELECT count(*) FROM raw.checkout_events").fetchall()[0][0]
+        clean_results = {r.check_name: r for r in run_checks(clean, "clean", RAW_CHECKS + CONSERVATION_CHECKS,
+                                                              now=LOAD_TIME, write=False)}
     assert clean_results["ledger_rejected_input"].passed
-    clean.close()
 
     # A checkout without checkout_started in the conformance data is counted, as a warning only.
     orphans = results["raw_events_checkouts_without_start"]

@@ -1,7 +1,8 @@
 """Checks scoped to the rows of the loads being checked (docs/data-quality.md, "What each check reads").
 
-The clean hand-made warehouse is load `r1`; `add_load` appends a second load (`r2`) as the ingestion
-would (raw rows with `_run_id`/`_loaded_at`, ledger rows with matching counts). Rows the ingestion would
+The clean warehouse (warehouse_fixture.py: hand-made raw rows loaded by the real pipeline, whose run
+checked its own load) gets a second load (`r2`) appended by `add_load` as the ingestion would write it
+(raw rows with `_run_id`/`_loaded_at`, ledger rows with matching counts, loaded after the first). Rows the ingestion would
 never write (a duplicate key, a bad value) are inserted directly to prove that the scoped checks still
 catch what they must, and that the full audit (`loads=None`, `funnel check`) still reads everything.
 """
@@ -17,7 +18,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from warehouse_fixture import NOW, build_clean_warehouse
+from warehouse_fixture import EVENT_COLUMNS, NOW, ORDER_COLUMNS
 
 from data_checks.runner import (
     any_blocking_failure,
@@ -41,7 +42,6 @@ from pipelines.resources import WarehouseResource
 
 CHECKS = {c.name: c for c in all_checks()}
 INGEST_CHECKS = RAW_CHECKS + CONSERVATION_CHECKS
-R2_LOADED_AT = "2026-03-20 11:30:00"
 
 # A clean second load: a new checkout (k4), a later step of a checkout started in r1 (k2), a new order
 # (o4) and a new version of an order loaded in r1 (o1 refunded).
@@ -60,30 +60,37 @@ R2_ORDERS = [
 ]
 
 
-def add_load(con, run_id: str, events=R2_EVENTS, orders=R2_ORDERS, loaded_at: str = R2_LOADED_AT) -> None:
-    """Append one load as the ingestion writes it: raw rows and ledger rows under one run id."""
+def add_load(con, run_id: str, events=R2_EVENTS, orders=R2_ORDERS) -> None:
+    """Append one load as the ingestion writes it: raw rows and ledger rows under one run id, loaded 15
+    minutes after the newest load in the ledger."""
     files = {"checkout_events": f"checkout_events/events-{run_id}.jsonl", "orders": f"orders/orders-{run_id}.csv"}
-    for source, rows in (("checkout_events", events), ("orders", orders)):
+    [(loaded_at,)] = con.execute("SELECT max(loaded_at) + INTERVAL 15 MINUTE FROM audit.load_ledger").fetchall()
+    for source, columns, rows in (("checkout_events", EVENT_COLUMNS, events), ("orders", ORDER_COLUMNS, orders)):
         if not rows:
             continue
-        marks = ", ".join("?" * len(rows[0]))
+        marks = ", ".join("?" * len(columns))
         con.executemany(
-            f"INSERT INTO raw.{source} VALUES ({marks}, '{files[source]}', ?, TIMESTAMP '{loaded_at}', '{run_id}')",
-            [[*row, i + 1] for i, row in enumerate(rows)],
+            f"INSERT INTO raw.{source} ({', '.join(columns)}, _file_path, _row_number, _loaded_at, _run_id) "
+            f"VALUES ({marks}, '{files[source]}', ?, ?, '{run_id}')",
+            [[*row, i + 1, loaded_at] for i, row in enumerate(rows)],
         )
         con.execute(
-            "INSERT INTO audit.load_ledger VALUES (?, ?, 'sha', 'loaded', NULL, ?, ?, 0, 0, ?, ?)",
+            "INSERT INTO audit.load_ledger (source, file_path, file_sha256, status, reason, rows_read, rows_loaded, "
+            "rows_rejected, duplicates_dropped, loaded_at, run_id) VALUES (?, ?, 'sha', 'loaded', NULL, ?, ?, 0, 0, ?, ?)",
             [source, files[source], len(rows), len(rows), loaded_at, run_id],
         )
 
 
+def drop_not_null(con, table: str, column: str) -> None:
+    """The raw tables declare NOT NULL on required columns; the rows the checks guard against come from
+    writers that do not (a table re-created by hand, another loader)."""
+    con.execute(f"ALTER TABLE raw.{table} ALTER COLUMN {column} DROP NOT NULL")
+
+
 @pytest.fixture
-def con():
-    connection = duckdb.connect()
-    build_clean_warehouse(connection)
-    add_load(connection, "r2")
-    yield connection
-    connection.close()
+def con(warehouse_con):
+    add_load(warehouse_con, "r2")
+    return warehouse_con
 
 
 def run_scoped(con, names, loads=("r2",)):
@@ -110,13 +117,19 @@ def test_clean_second_load_passes_scoped_and_whole(con):
 
 # (a) A bad row loaded by the current run fails the scoped check.
 NEW_ROW_BREAKS = {
-    "raw_events_required_not_null": "UPDATE raw.checkout_events SET customer_id = NULL WHERE event_id = 'e11'",
+    "raw_events_required_not_null": [
+        "ALTER TABLE raw.checkout_events ALTER COLUMN customer_id DROP NOT NULL",
+        "UPDATE raw.checkout_events SET customer_id = NULL WHERE event_id = 'e11'",
+    ],
     "raw_events_allowed_values": "UPDATE raw.checkout_events SET event_name = 'cart_viewed' WHERE event_id = 'e11'",
     "raw_events_seats_in_range": "UPDATE raw.checkout_events SET seats = 0 WHERE event_id = 'e10'",
     "raw_events_no_future_timestamps":
         "UPDATE raw.checkout_events SET event_time = TIMESTAMP '2026-03-25 00:00:00' WHERE event_id = 'e12'",
     "raw_events_optional_value_drift": "UPDATE raw.checkout_events SET device = 'smart_tv' WHERE event_id = 'e10'",
-    "raw_orders_required_not_null": "UPDATE raw.orders SET currency = NULL WHERE order_id = 'o4'",
+    "raw_orders_required_not_null": [
+        "ALTER TABLE raw.orders ALTER COLUMN currency DROP NOT NULL",
+        "UPDATE raw.orders SET currency = NULL WHERE order_id = 'o4'",
+    ],
     "raw_orders_allowed_values": "UPDATE raw.orders SET currency = 'usd' WHERE order_id = 'o4'",
     "raw_orders_seats_amount_in_range": "UPDATE raw.orders SET amount = -5 WHERE order_id = 'o4'",
     "raw_orders_updated_not_before_created":
@@ -134,7 +147,9 @@ def test_every_row_check_has_a_new_row_break():
 
 @pytest.mark.parametrize("name", sorted(NEW_ROW_BREAKS))
 def test_bad_row_of_the_current_load_fails_the_scoped_check(con, name):
-    con.execute(NEW_ROW_BREAKS[name])
+    statements = NEW_ROW_BREAKS[name]
+    for statement in [statements] if isinstance(statements, str) else statements:
+        con.execute(statement)
     result = run_scoped(con, [name])[name]
     assert not result.passed, result.summary()
     assert result.blocking == (CHECKS[name].severity == ERROR)
@@ -229,17 +244,20 @@ def _record(con, run_id, names, passed=True):
     write_results(con, [dataclasses.replace(r, passed=passed) for r in results])
 
 
-def test_unverified_loads(con):
+def test_unverified_loads(con, clean_warehouse):
     scoped = [c for c in INGEST_CHECKS if c.scope in LOAD_SCOPES]
     names = [c.name for c in scoped]
+    # The pipeline's run checked its own load (and so the older r0): only r2 is left.
+    assert unverified_loads(con, scoped) == ["r2"]
+    con.execute("DELETE FROM audit.check_results")
     assert unverified_loads(con, scoped) is None  # no results yet: whole tables
-    _record(con, "r1", names)
-    assert unverified_loads(con, scoped) == ["r2"]  # r1 (and the older r0) verified in r1's own run
+    _record(con, clean_warehouse.run_id, names)
+    assert unverified_loads(con, scoped) == ["r2"]  # verified again in the pipeline run's name
     assert unverified_loads(con, [CHECKS["raw_events_freshness"]]) is None  # no load-scoped check
 
     # r2's run failed an error-level check: r2 stays to check, together with the next load.
     _record(con, "r2", ["raw_events_seats_in_range"], passed=False)
-    add_load(con, "r3", events=[], orders=[("o5", *R2_ORDERS[0][1:])], loaded_at="2026-03-20 11:45:00")
+    add_load(con, "r3", events=[], orders=[("o5", *R2_ORDERS[0][1:])])
     assert unverified_loads(con, scoped) == ["r2", "r3"]
     # A warning that fired in its own run was reported: it does not hold its load back.
     _record(con, "r2", [n for n in names if n != "raw_events_seats_in_range"], passed=False)
@@ -271,14 +289,10 @@ def downstream() -> None:
 
 
 @pytest.fixture
-def warehouse(tmp_path, monkeypatch):
+def warehouse(warehouse_copy, monkeypatch):
+    """The clean warehouse, whose load was checked, and passed, in the pipeline's run."""
     monkeypatch.setenv("FUNNEL_FRESHNESS_HOURS", str(24 * 365 * 100))
-    path = tmp_path / "warehouse.duckdb"
-    with duckdb.connect(str(path)) as connection:
-        build_clean_warehouse(connection)
-        # The fixture's load r1 was checked, and passed, in its own run.
-        _record(connection, "r1", [c.name for c in INGEST_CHECKS])
-    return path
+    return warehouse_copy
 
 
 def _materialize(path, events):
@@ -293,6 +307,8 @@ def _materialize(path, events):
 
 def test_asset_check_blocks_on_a_bad_row_of_its_own_load(warehouse):
     bad = [("e20", "checkout_started", "2026-03-20 11:00:00", "k20", None, None, None, None, None, None, None)]
+    with duckdb.connect(str(warehouse)) as connection:
+        drop_not_null(connection, "checkout_events", "customer_id")
     result, materialized = _materialize(warehouse, bad)
     assert not result.success and "marts/downstream" not in materialized
     failed = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}

@@ -1,26 +1,32 @@
-"""A small, hand-made, internally consistent warehouse (raw, audit, marts) for the data-check tests.
+"""The data-check tests' warehouse: a few hand-made raw rows, built by the real pipeline.
 
-Built with plain DuckDB DDL per docs/architecture.md and kpi-definitions.md. The marts are derived
-from the hand-made fct rows with plain SQL so the KPI tables agree with the facts; each test then
-breaks one rule with one statement.
+EVENTS and ORDERS are written as landing files (a JSON-lines file with two duplicate lines, a CSV
+file; DuckDB COPY, set-based) and loaded by `pipelines.run.run_pipeline` (ingestion, dbt, the data
+checks, publishing). A load before it, `r0` (the real ingestion, at 2026-03-10 11:00), finds a
+corrupt Parquet file and a CSV whose only row is bad, so the audit tables hold a file rejected whole
+and a rejected row. `build_clean_warehouse` runs once per session (tests/checks/conftest.py); each
+test breaks one rule in its own copy of the file. FCT_CHECKOUTS and FCT_ORDERS are what the marts
+must hold (test_data_checks.py checks them), not where the marts come from.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 import duckdb
-
-from data_checks.bench import derive_marts as rebuild_marts
+import pyarrow as pa
 
 NOW = datetime(2026, 3, 20, 12, 0, 0)  # the checks' "now" in tests (naive UTC)
-AS_OF = datetime(2026, 3, 20, 10, 0, 0)
-LOADED_AT = "TIMESTAMP '2026-03-20 11:00:00'"
+AS_OF = datetime(2026, 3, 20, 10, 0, 0)  # the newest event (e09): marts.warehouse_as_of
+R0_LOADED_AT = datetime(2026, 3, 10, 11, 0, 0)
 
 EVENTS_FILE = "checkout_events/events-1.jsonl"
 ORDERS_FILE = "orders/orders-1.csv"
 
-# event_id, event_name, event_time, checkout_id, customer_id, plan, deployment, seats, country, device, error_code
+EVENT_COLUMNS = ("event_id", "event_name", "event_time", "checkout_id", "customer_id", "plan", "deployment", "seats",
+                 "country", "device", "error_code")
 EVENTS = [
     ("e01", "checkout_started", "2026-03-02 10:00:00", "k1", "c1", "premium", "saas", 5, "DE", "desktop", None),
     ("e02", "subscription_details_completed", "2026-03-02 10:05:00", "k1", "c1", "premium", "saas", 5, "DE", "desktop", None),
@@ -33,8 +39,9 @@ EVENTS = [
     ("e09", "checkout_started", "2026-03-20 10:00:00", "k3", "c3", None, None, None, None, "tablet", None),
 ]
 
-# order_id, customer_id, checkout_id, created_at, updated_at, channel, order_type, status, plan, deployment,
-# seats, amount, currency, manual_intervention, intervention_reason
+ORDER_COLUMNS = ("order_id", "customer_id", "checkout_id", "created_at", "updated_at", "channel", "order_type",
+                 "status", "plan", "deployment", "seats", "amount", "currency", "manual_intervention",
+                 "intervention_reason")
 ORDERS = [
     ("o1", "c1", "k1", "2026-03-02 10:30:00", "2026-03-02 10:30:00", "web_direct", "new_subscription", "completed",
      "premium", "saas", 5, 1740.0, "USD", False, None),
@@ -65,71 +72,56 @@ FCT_ORDERS = [
      348.0, "USD", False, False, False, False, None),
 ]
 
-def build_clean_warehouse(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("SET TimeZone = 'UTC'")
-    for schema in ("raw", "audit", "marts"):
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-    con.execute(
-        """CREATE TABLE raw.checkout_events (event_id VARCHAR, event_name VARCHAR, event_time TIMESTAMP,
-           checkout_id VARCHAR, customer_id VARCHAR, plan VARCHAR, deployment VARCHAR, seats INTEGER,
-           country VARCHAR, device VARCHAR, error_code VARCHAR, _file_path VARCHAR, _row_number BIGINT,
-           _loaded_at TIMESTAMP, _run_id VARCHAR)"""
-    )
-    con.executemany(
-        f"INSERT INTO raw.checkout_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '{EVENTS_FILE}', ?, {LOADED_AT}, 'r1')",
-        [[*row, i + 1] for i, row in enumerate(EVENTS)],
-    )
-    con.execute(
-        """CREATE TABLE raw.orders (order_id VARCHAR, customer_id VARCHAR, checkout_id VARCHAR,
-           created_at TIMESTAMP, updated_at TIMESTAMP, channel VARCHAR, order_type VARCHAR, status VARCHAR,
-           plan VARCHAR, deployment VARCHAR, seats INTEGER, amount DECIMAL(38, 6), currency VARCHAR,
-           manual_intervention BOOLEAN, intervention_reason VARCHAR, _file_path VARCHAR, _row_number BIGINT,
-           _loaded_at TIMESTAMP, _run_id VARCHAR)"""
-    )
-    con.executemany(
-        f"INSERT INTO raw.orders VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '{ORDERS_FILE}', ?, {LOADED_AT}, 'r1')",
-        [[*row, i + 1] for i, row in enumerate(ORDERS)],
-    )
-    con.execute(
-        """CREATE TABLE audit.load_ledger (source VARCHAR, file_path VARCHAR, file_sha256 VARCHAR, status VARCHAR,
-           reason VARCHAR, rows_read BIGINT, rows_loaded BIGINT, rows_rejected BIGINT, duplicates_dropped BIGINT,
-           loaded_at TIMESTAMP, run_id VARCHAR)"""
-    )
-    con.execute(
-        f"""INSERT INTO audit.load_ledger VALUES
-            ('checkout_events', '{EVENTS_FILE}', 'aa', 'loaded', NULL, 11, 9, 0, 2, {LOADED_AT}, 'r1'),
-            ('orders', '{ORDERS_FILE}', 'bb', 'loaded', NULL, 4, 4, 0, 0, {LOADED_AT}, 'r1'),
-            ('orders', 'orders/orders-0-corrupt.parquet', 'cc', 'rejected', 'not a Parquet file', 0, 0, 0, 0,
-             TIMESTAMP '2026-03-10 11:00:00', 'r0'),
-            ('orders', 'orders/orders-0-bad.csv', 'dd', 'loaded', NULL, 1, 0, 1, 0,
-             TIMESTAMP '2026-03-10 11:00:00', 'r0')"""
-    )
-    con.execute(
-        """CREATE TABLE audit.rejected_rows (source VARCHAR, file_path VARCHAR, row_number BIGINT, reason VARCHAR,
-           raw_record VARCHAR, run_id VARCHAR)"""
-    )
-    con.execute(
-        """INSERT INTO audit.rejected_rows VALUES
-            ('orders', 'orders/orders-0-bad.csv', 1, 'amount < 0', 'o9,c9,...', 'r0'),
-            ('orders', 'orders/orders-0-corrupt.parquet', NULL, 'not a Parquet file', NULL, 'r0')"""
-    )
-    con.execute(
-        """CREATE TABLE marts.fct_checkouts (checkout_id VARCHAR, customer_id VARCHAR, started_at TIMESTAMP,
-           is_new_customer BOOLEAN, plan VARCHAR, deployment VARCHAR, country VARCHAR, device VARCHAR,
-           seats INTEGER, reached_step INTEGER, converted BOOLEAN, order_id VARCHAR, hours_to_convert DOUBLE)"""
-    )
-    con.executemany("INSERT INTO marts.fct_checkouts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", FCT_CHECKOUTS)
-    con.execute(
-        """CREATE TABLE marts.fct_orders (order_id VARCHAR, customer_id VARCHAR, checkout_id VARCHAR,
-           created_at TIMESTAMP, channel VARCHAR, order_type VARCHAR, status VARCHAR, plan VARCHAR,
-           deployment VARCHAR, seats INTEGER, amount DECIMAL(38, 6), currency VARCHAR, is_placed BOOLEAN,
-           is_self_service BOOLEAN, is_first_order BOOLEAN, manual_intervention BOOLEAN,
-           intervention_reason VARCHAR)"""
-    )
-    con.executemany(
-        "INSERT INTO marts.fct_orders VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", FCT_ORDERS
-    )
-    con.execute(
-        f"CREATE TABLE marts.warehouse_as_of AS SELECT TIMESTAMP '{AS_OF}' AS as_of, 30 AS conversion_window_days"
-    )
-    rebuild_marts(con)
+DUPLICATED_EVENTS = ("e01", "e05")  # repeated at the end of the file: 11 lines read, 9 loaded, 2 dropped
+R0_BAD_ORDER = "o9,c9,,2026-03-09 09:00:00,,web_direct,new_subscription,completed,,,1,-1,USD,false,\n"
+
+
+def _table(columns: tuple[str, ...], rows: list[tuple]) -> pa.Table:
+    return pa.table({name: list(values) for name, values in zip(columns, zip(*rows, strict=True), strict=True)})
+
+
+def write_landing(landing: Path) -> None:
+    """EVENTS as `checkout_events/events-1.jsonl` (then copies of DUPLICATED_EVENTS), ORDERS as
+    `orders/orders-1.csv`."""
+    (landing / "checkout_events").mkdir(parents=True, exist_ok=True)
+    (landing / "orders").mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    try:
+        events = _table(EVENT_COLUMNS, EVENTS)
+        con.register("events", events.append_column("line", pa.array(range(events.num_rows))))
+        con.register("orders", _table(ORDER_COLUMNS, ORDERS))
+        con.execute(
+            f"""COPY (SELECT * EXCLUDE (line) FROM (
+                    SELECT * FROM events
+                    UNION ALL SELECT * REPLACE (line + 100 AS line) FROM events WHERE event_id IN {DUPLICATED_EVENTS})
+                  ORDER BY line)
+                TO '{landing / EVENTS_FILE}' (FORMAT json)"""
+        )
+        con.execute(f"COPY orders TO '{landing / ORDERS_FILE}' (FORMAT csv, HEADER)")
+    finally:
+        con.close()
+
+
+@dataclass(frozen=True)
+class CleanWarehouse:
+    path: Path
+    run_id: str  # the pipeline run that loaded EVENTS and ORDERS (the ledger's and raw rows' run id)
+
+
+def build_clean_warehouse(root: Path) -> CleanWarehouse:
+    """Load `r0` (two bad files) with the ingestion, then EVENTS and ORDERS with `run_pipeline`."""
+    from pipelines.ingest.load import ingest_landing
+    from pipelines.run import run_pipeline
+    from pipelines.settings import Settings
+    from pipelines.warehouse import connect
+
+    landing = root / "landing"
+    (landing / "orders").mkdir(parents=True)
+    (landing / "orders" / "orders-0-bad.csv").write_text(",".join(ORDER_COLUMNS) + "\n" + R0_BAD_ORDER)
+    (landing / "orders" / "orders-0-corrupt.parquet").write_bytes(b"not a Parquet file")
+    settings = Settings.from_env(landing_dir=landing, warehouse=root / "warehouse.duckdb")
+    with connect(settings.warehouse) as con:
+        ingest_landing(con, landing, run_id="r0", load_time=R0_LOADED_AT)
+    write_landing(landing)
+    outcome = run_pipeline(settings)
+    return CleanWarehouse(path=settings.warehouse, run_id=outcome.run_id)

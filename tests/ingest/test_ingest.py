@@ -34,9 +34,8 @@ def _ingest(landing: Path, warehouse: Path, **kwargs):
         return ingest_landing(con, landing, **kwargs)
 
 
-def test_clean_landing_ledger_matches_conformance(tmp_path):
-    _ingest(CLEAN_LANDING, tmp_path / "w.duckdb")
-    with connect(tmp_path / "w.duckdb") as con:
+def test_clean_landing_ledger_matches_conformance(conformance_warehouse):
+    with connect(conformance_warehouse.warehouse, read_only=True) as con:  # the kit through `funnel run`
         assert _ledger(con) == _expected_ledger("load_ledger.csv")
         assert con.execute("SELECT count(*) FROM audit.rejected_rows").fetchall() == [(0,)]
         assert con.execute("SELECT count(*) FROM raw.checkout_events").fetchall() == [(87,)]
