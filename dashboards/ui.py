@@ -60,8 +60,8 @@ def status_line() -> data.Status | None:
 
 NO_DATA = "No data yet"
 HEALTH_PAGE = "app_pages/health.py"
-_LANDING_HINT = ("the landing directory (`checkout_events/` and `orders/` folders of the directory `funnel run "
-                 "--landing DIR` reads; default `$FUNNEL_LANDING_DIR`, else `data/landing`)")
+_LANDING = ("under the landing directory (`checkout_events/` for checkout events, `orders/` for orders; "
+            "`funnel run --landing DIR`, default `$FUNNEL_LANDING_DIR`, else `data/landing`)")
 _STATUS_WORDS = {"loaded": "read with no row kept (every row rejected or a duplicate)"}
 
 
@@ -74,20 +74,19 @@ def no_data_notice(stop: bool = True, on_health_page: bool = False) -> bool:
         return False
     if not landed.files_total:
         st.info(
-            f"**{NO_DATA}**: no file has been loaded into this warehouse. Land checkout-event and order "
-            f"files in {_LANDING_HINT}, then run `funnel run`. The dashboard shows the data after the run, "
-            "without a restart.",
+            f"**{NO_DATA}**: no file has been loaded into this warehouse. Land files {_LANDING}, then run "
+            "`funnel run`. The dashboard shows the data after the run, without a restart.",
             icon=":material/inbox:",
         )
     else:
         n = landed.files_total
         breakdown = ", ".join(f"{count:,} {_STATUS_WORDS.get(status, status)}"
                               for status, count in sorted(landed.files.items()))
-        where = ("the files that need attention below say why" if on_health_page
-                 else "the **Data health** page says why, file by file")
+        where = ("The files that need attention below say why" if on_health_page
+                 else "The **Data health** page says why, file by file")
         st.warning(
-            f"**{NO_DATA}**: {n:,} landed file{'s' if n != 1 else ''}, but no row loaded ({breakdown}); "
-            f"{where}. Land corrected files in {_LANDING_HINT} as new files, then run `funnel run`.",
+            f"**{NO_DATA}**: {n:,} file{' has' if n == 1 else 's have'} landed, but no row was loaded "
+            f"({breakdown}). {where}. Land corrected files as new files {_LANDING}, then run `funnel run`.",
             icon=":material/report:",
         )
         if not on_health_page:

@@ -48,13 +48,16 @@ else:
     for row in shown.itertuples(index=False):
         with st.container(border=True):
             st.markdown(f":{ATTENTION_BADGE.get(row.attention, 'gray')}-badge[{row.attention}] `{row.file_path}`")
-            st.caption(f"{row.source} · {pd.Timestamp(row.when):%Y-%m-%d %H:%M UTC} · {_count(row.rows_read):,} rows "
-                       f"read, {_count(row.rows_rejected):,} rejected")
+            read, rejected = _count(row.rows_read), _count(row.rows_rejected)
+            st.caption(f"{row.source} · {pd.Timestamp(row.when):%Y-%m-%d %H:%M UTC} · {read:,} "
+                       f"row{'' if read == 1 else 's'} read, {rejected:,} rejected")
             st.markdown(f"**Reason:** {ui.escape_markdown(row.reason) if row.reason else '—'}")
             sample = samples[samples.file_path == row.file_path].drop(columns="file_path")
+            # the record of a file rejected whole (no row number) only repeats the reason above
+            sample = sample[sample.row_number.notna() | (sample.reason != row.reason)]
             if len(sample):
-                st.caption(f"Rejected rows in audit.rejected_rows (first {len(sample)}; no row number: the whole "
-                           "file; raw records masked):")
+                of = f" of {rejected:,}" if rejected >= len(sample) else ""
+                st.caption(f"Its rejected rows (audit.rejected_rows, first {len(sample)}{of}; raw records masked):")
                 st.dataframe(sample, hide_index=True, column_config={
                     "row_number": st.column_config.NumberColumn("row_number", format="%d")})
     if n > ATTENTION_CARDS:

@@ -61,3 +61,20 @@ def require_chromium() -> Path:
     if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
         pytest.fail(message)
     pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def pipeline_published(tmp_path_factory):
+    """Published copies built by the real pipeline (tests/dashboard/pipeline_warehouses.py), each
+    built once per session on first use: `pipeline_published("empty" | "rejected_only" | "attention")`."""
+    from tests.dashboard import pipeline_warehouses
+
+    built: dict[str, Path] = {}
+
+    def get(kind: str) -> Path:
+        if kind not in built:
+            built[kind] = pipeline_warehouses.build(kind, tmp_path_factory.mktemp(f"pipeline-{kind}"))
+            built[kind].chmod(0o444)
+        return built[kind]
+
+    return get

@@ -6,10 +6,12 @@ Skips where no Chromium is installed (saying how to install it); fails instead u
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -47,8 +49,9 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 45) -> None:
     raise TimeoutError(f"no dashboard at {url} after {timeout} s")
 
 
-@pytest.fixture(scope="module")
-def served(published):
+@contextlib.contextmanager
+def serve(published: Path) -> Iterator[str]:
+    """The dashboard served on 127.0.0.1 for `published`; its URL."""
     port = free_port()
     proc = launch.start(published, port, "127.0.0.1", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
@@ -62,6 +65,27 @@ def served(published):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="module")
+def served(published):
+    with serve(published) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def served_pipeline(pipeline_published):
+    """`served_pipeline(kind)`: the dashboard on a warehouse built by the real pipeline (one server per
+    kind, started on first use; see pipeline_warehouses.py)."""
+    with contextlib.ExitStack() as stack:
+        urls: dict[str, str] = {}
+
+        def get(kind: str) -> str:
+            if kind not in urls:
+                urls[kind] = stack.enter_context(serve(pipeline_published(kind)))
+            return urls[kind]
+
+        yield get
 
 
 @pytest.fixture(scope="module")
@@ -94,19 +118,25 @@ def wait_for_texts(page, texts: list[str]) -> str:
     return page.inner_text("body")
 
 
-@pytest.mark.parametrize("path", list(PAGES))
-def test_page_in_browser(served, browser, path):
-    page = open_page(browser, f"{served}/{path}")
+def check_page(browser, url: str, texts: list[str], screenshot: str) -> str:
+    """Open `url`, wait for every text, check no exception was shown, save a screenshot; the page's text."""
+    page = open_page(browser, url)
     try:
-        body = wait_for_texts(page, PAGES[path])
-        for text in PAGES[path]:
+        body = wait_for_texts(page, texts)
+        for text in texts:
             assert text in body, text
         assert page.locator('[data-testid="stException"]').count() == 0, "the page raised an exception"
         assert "Traceback" not in body
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / f"{path or 'overview'}.png"), full_page=True)
+        page.screenshot(path=str(SCREENSHOTS / screenshot), full_page=True)
+        return body
     finally:
         page.close()
+
+
+@pytest.mark.parametrize("path", list(PAGES))
+def test_page_in_browser(served, browser, path):
+    check_page(browser, f"{served}/{path}", PAGES[path], f"{path or 'overview'}.png")
 
 
 def test_overview_monthly_values_in_browser(served, browser):
@@ -120,3 +150,23 @@ def test_overview_monthly_values_in_browser(served, browser):
         page.screenshot(path=str(SCREENSHOTS / "overview-monthly.png"), full_page=True)
     finally:
         page.close()
+
+
+@pytest.mark.parametrize("kind", ["empty", "rejected_only"])
+@pytest.mark.parametrize("path", list(PAGES))
+def test_page_in_browser_with_no_data(served_pipeline, browser, kind, path):
+    """Every page on a warehouse with nothing loaded: no file yet, or only files rejected whole."""
+    texts = ["No data yet", "landing directory", "funnel run", "No data loaded yet"]
+    if kind == "rejected_only":
+        texts += ["2 files have landed, but no row was loaded (2 rejected)"]
+        texts += ["Files that need attention", "broken.parquet"] if path == "health" else ["Data health"]
+    check_page(browser, f"{served_pipeline(kind)}/{path}", texts, f"no-data-{kind}-{path or 'overview'}.png")
+
+
+def test_health_files_needing_attention_in_browser(served_pipeline, browser):
+    body = check_page(browser, f"{served_pipeline('attention')}/health",
+                      ["Files that need attention", "changed after load", "orders/notes.json", "events-7-empty.jsonl",
+                       "file is empty (0 bytes)", "Checks failing"], "health-attention.png")
+    assert body.index("Files that need attention") < body.index("Checks failing")  # first on the page
+    for text in ("ignored", "rejected", "not a contract file", "file changed after it was loaded"):
+        assert text in body, text
