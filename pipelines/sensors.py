@@ -7,27 +7,31 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from pipelines.ingest.load import discover_files
+from pipelines.ingest.ledger import PathHistory, ledger_history
+from pipelines.ingest.load import pending_versions
 from pipelines.jobs import funnel_pipeline_job
 from pipelines.settings import Settings
 from pipelines.warehouse import WarehouseBusyError, writer_lock
 
 
-def published_ledger_paths(published: Path) -> set[str]:
-    """Files the last published run had recorded (the sensor never opens the warehouse itself)."""
+def published_ledger_history(published: Path) -> dict[str, PathHistory]:
+    """File versions the last published run had recorded (the sensor never opens the warehouse itself)."""
     if not published.exists():
-        return set()
+        return {}
     con = duckdb.connect(str(published), read_only=True)
     try:
-        return {row[0] for row in con.execute("SELECT file_path FROM audit.load_ledger").fetchall()}
+        return ledger_history(con)
+    except duckdb.Error:  # published before file versions were recorded: every file looks new, once
+        return {}
     finally:
         con.close()
 
 
 def new_landed_files(landing_dir: Path, published: Path) -> list[str]:
-    known = published_ledger_paths(published)
-    files = [p.relative_to(landing_dir).as_posix() for paths in discover_files(landing_dir).values() for p in paths]
-    return [f for f in files if f not in known]
+    """Versions of files (new files, new versions, files to ignore) the published ledger lacks, each as
+    `path size modified_at`, so that a new version of a known path asks for another run."""
+    pending = pending_versions(published_ledger_history(published), landing_dir)
+    return [f"{f.file_path} {f.size} {f.modified_at.isoformat()}" for f in pending]
 
 
 @dg.sensor(job=funnel_pipeline_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED)

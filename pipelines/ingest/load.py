@@ -147,20 +147,27 @@ class LandedFile:
 
 
 def pending_files(con: duckdb.DuckDBPyConnection, landing_dir: Path) -> list[LandedFile]:
-    """Every file version of the landing directory that needs a ledger row now, in load order.
+    """Every file version of the landing directory that needs a ledger row now, in load order."""
+    ledger.ensure_tables(con)
+    return pending_versions(ledger.ledger_history(con), landing_dir)
+
+
+def pending_versions(history: dict[str, ledger.PathHistory], landing_dir: Path) -> list[LandedFile]:
+    """The file versions of the landing directory that `history` (the ledger's) does not hold, in load order.
 
     A file whose size and modification time match a recorded version of its path is that version (as
     rsync's quick check) and is not read; a path the ledger does not hold is new without hashing it
     here (it is hashed when recorded, once); a known path with another size or time is hashed: bytes
     seen before under that path are no new version (a `touch`, or restored bytes) and need no row."""
     landing_dir = Path(landing_dir)
-    ledger.ensure_tables(con)
-    history = ledger.ledger_history(con)
     pending: list[LandedFile] = []
     for source, paths in discover_files(landing_dir).items():
         for path in paths:
             relative = _relative(path, landing_dir)
-            stat = path.stat()
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                continue  # renamed or removed since it was listed: not landed
             modified_us = stat.st_mtime_ns // 1000
             known = history.get(relative)
             sha256 = None

@@ -455,3 +455,21 @@ def test_a_kill_at_any_moment_then_a_run_gives_the_tables_of_an_uninterrupted_ru
     _ingest(landing, killed)
     assert _contents(killed) == _contents(reference)
     assert _ingest(landing, killed).files == []
+
+
+def test_the_sensor_sees_new_versions_and_files_to_ignore(tmp_path):
+    """The sensor compares the landing directory with the published ledger the same way a run does:
+    a truncated file replaced by its complete version asks for a run (another run key)."""
+    from pipelines.sensors import new_landed_files
+
+    landing, published = tmp_path / "landing", tmp_path / "w.published.duckdb"
+    path = _land(landing / "checkout_events" / "a.jsonl.gz", _broken_bytes("checkout_events", "jsonl.gz"))
+    _land(landing / "checkout_events" / "_SUCCESS", b"")
+    assert [f.split(" ")[0] for f in new_landed_files(landing, published)] == ["checkout_events/a.jsonl.gz"]
+    _ingest(landing, published)  # stands in for a run and its published copy
+    assert new_landed_files(landing, published) == []
+    _land(path, _file_bytes("checkout_events", "jsonl.gz", ["a"]))
+    _land(landing / "checkout_events" / "b.json", b"{}")
+    assert [f.split(" ")[0] for f in new_landed_files(landing, published)] == [
+        "checkout_events/a.jsonl.gz", "checkout_events/b.json"
+    ]
