@@ -8,7 +8,7 @@ import duckdb
 
 from pipelines.run import run_pipeline
 from pipelines.settings import Settings
-from tests.conftest import CLEAN_LANDING
+from tests.conftest import CLEAN_LANDING, copy_warehouse
 
 MARTS = ("fct_checkouts", "kpi_daily", "kpi_weekly", "kpi_monthly", "funnel_steps", "fct_orders")
 
@@ -30,11 +30,13 @@ def _marts(published) -> dict[str, list[tuple]]:
         con.close()
 
 
-def test_a_changed_conversion_window_rebuilds_every_checkout(tmp_path):
-    settings = Settings.from_env(CLEAN_LANDING, tmp_path / "a" / "w.duckdb")
-    run_pipeline(settings)
-    converted_30 = dict(_converted(settings.published))
+def test_a_changed_conversion_window_rebuilds_every_checkout(tmp_path, conformance_warehouse):
+    converted_30 = dict(_converted(conformance_warehouse.published))  # the kit, built with 30 days
     assert converted_30["k05"] is True  # an order exactly 30 days after the start
+
+    # The same warehouse (a copy of the session's), run again with a 7-day window.
+    settings = Settings.from_env(CLEAN_LANDING, copy_warehouse(conformance_warehouse, tmp_path / "a" / "w.duckdb",
+                                                                published=True))
 
     narrower = dataclasses.replace(settings, conversion_window_days=7)
     outcome = run_pipeline(narrower)

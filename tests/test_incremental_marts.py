@@ -1,14 +1,14 @@
 """Incremental models give exactly the tables of a fresh build (macros/incremental.sql).
 
-The conformance kit is loaded in one run; a second run brings late data that exercises every path of
-the incremental models: a cancellation that leaves a customer without a placed order (the customer's
-row must disappear), a cancellation that makes another order the customer's first, an order moved to
-another customer, an earlier checkout_started that moves a checkout to another cohort day with other
-attributes and out of its conversion window, a checkout entering the funnel late, a new payment_failed
-event (changes the drop-off marts but no column of fct_checkouts), and a new day. Every table of the
-`intermediate` and `marts` schemas must then equal, row for row, the tables of a single run over the
-same files (watermark columns aside). The same two loads on PostgreSQL (marked `engines`): the
-incremental build equals a --full-refresh build there.
+The conformance kit is loaded in one run (a copy of the session's warehouse); a second run brings late
+data that exercises every path of the incremental models: a cancellation that leaves a customer
+without a placed order (the customer's row must disappear), a cancellation that makes another order
+the customer's first, an order moved to another customer, an earlier checkout_started that moves a
+checkout to another cohort day with other attributes and out of its conversion window, a checkout
+entering the funnel late, a new payment_failed event (changes the drop-off marts but no column of
+fct_checkouts), and a new day. Every table of the `intermediate` and `marts` schemas must then equal,
+row for row, the tables of a single run over the same files (watermark columns aside). The same two
+loads on PostgreSQL (marked `engines`): the incremental build equals a --full-refresh build there.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import pytest
 from pipelines import publish
 from pipelines.run import run_pipeline
 from pipelines.settings import Settings
-from tests.conftest import CLEAN_LANDING
+from tests.conftest import CLEAN_LANDING, copy_warehouse
 
 WATERMARK_COLUMNS = {"_inputs_loaded_at"}
 
@@ -123,11 +123,18 @@ def _query(warehouse: Path, sql: str) -> list[tuple]:
         con.close()
 
 
-def test_two_runs_with_late_changes_equal_a_fresh_build(tmp_path, monkeypatch):
+def _first_run(tmp_path: Path, built) -> Settings:
+    """The first run, over the kit alone: a copy of the session's conformance warehouse (and its
+    published copy), with the kit's files in a landing directory of the test's own."""
     landing = tmp_path / "landing"
     shutil.copytree(CLEAN_LANDING, landing)
-    settings = Settings.from_env(landing, tmp_path / "incremental" / "warehouse.duckdb")
-    run_pipeline(settings)
+    return Settings.from_env(landing, copy_warehouse(built, tmp_path / "incremental" / "warehouse.duckdb",
+                                                     published=True))
+
+
+def test_two_runs_with_late_changes_equal_a_fresh_build(tmp_path, monkeypatch, conformance_warehouse):
+    settings = _first_run(tmp_path, conformance_warehouse)
+    landing = settings.landing_dir
     before = dict(_query(settings.warehouse, "SELECT customer_id, first_order_id FROM intermediate.int_customers_first_ordered"))
     assert before["c03"] == "o03" and before["c10"] == "o10a" and before["c23"] == "o23a" and "c24" not in before
 
@@ -237,7 +244,8 @@ def test_postgres_incremental_build_equals_its_full_refresh(tmp_path, monkeypatc
         assert incremental == _postgres_tables()
 
 
-def test_an_order_moved_to_another_customer_recomputes_the_old_customers_checkouts(tmp_path, monkeypatch):
+def test_an_order_moved_to_another_customer_recomputes_the_old_customers_checkouts(tmp_path, monkeypatch,
+                                                                                  conformance_warehouse):
     """c01's only placed order o01 moves to c02 in a later run: c01's later checkout k19 becomes a
     new-customer checkout, which only a rebuild of the old customer's checkouts finds."""
     monkeypatch.setattr(sys.modules[__name__], "LATE_ORDERS", [
@@ -249,10 +257,8 @@ def test_an_order_moved_to_another_customer_recomputes_the_old_customers_checkou
     monkeypatch.setattr(sys.modules[__name__], "LATE_EVENTS", [
         _event("lt10", "checkout_started", "2026-03-26T10:00:00Z", "k90", "c90", **START)
     ])
-    landing = tmp_path / "landing"
-    shutil.copytree(CLEAN_LANDING, landing)
-    settings = Settings.from_env(landing, tmp_path / "incremental" / "warehouse.duckdb")
-    run_pipeline(settings)
+    settings = _first_run(tmp_path, conformance_warehouse)
+    landing = settings.landing_dir
     k19 = "SELECT is_new_customer FROM marts.fct_checkouts WHERE checkout_id = 'k19'"
     assert _query(settings.warehouse, k19) == [(False,)]
     _write_late_files(landing)
