@@ -66,10 +66,11 @@ def test_exit_code_and_messages_are_dbts(warm, monkeypatch):
 
 
 def test_a_second_command_runs_dbt_itself():
-    """The started process serves one command; the next one finds no socket and runs dbt itself."""
+    """The started process serves one command (and exits with its code); the next one finds no socket
+    and runs dbt itself."""
     with warm_dbt.started() as process:
         first = _client("--help")
-        process.wait(timeout=60)
+        assert process.wait(timeout=60) == 0
         second = _client("--help")
     assert first.returncode == second.returncode == 0
     assert "Usage: dbt" in first.stdout and "Usage: dbt" in second.stdout
@@ -80,7 +81,8 @@ def test_an_unused_process_is_stopped_and_leaves_nothing_behind():
     restores the environment."""
     with warm_dbt.started() as process:
         socket_path = Path(os.environ[warm_dbt.SOCKET_ENV])
-    assert process.returncode is not None
+        assert process.poll() is None  # waiting for a command
+    assert process.returncode == -signal.SIGKILL  # killed while waiting, not gone on its own
     assert warm_dbt.SOCKET_ENV not in os.environ
     assert not socket_path.parent.exists()
 
@@ -90,7 +92,7 @@ def test_an_unused_process_is_stopped_even_when_sigterm_is_ignored():
     previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         with warm_dbt.started() as process:
-            pass
+            assert process.poll() is None
     finally:
         signal.signal(signal.SIGTERM, previous)
-    assert process.returncode is not None
+    assert process.returncode == -signal.SIGKILL
