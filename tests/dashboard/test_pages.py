@@ -174,10 +174,15 @@ def test_health_page(use_published):
     assert m["Last run"] == "success"
     assert m["Files loaded / rejected (last run)"] == "8 / 3"
     assert m["Checks failing"] == "1 of 2"
-    rejected = _frame(at, {"reason", "rows_rejected"})
+    rejected = _frame(at, {"reason", "rows_rejected", "files"})
     assert rejected.rows_rejected.sum() == 26  # rejected_rows-with-bad-rows.csv
     ledger = _frame(at, {"file_path", "status", "rows_loaded"})
     assert len(ledger) == 11
+    # first on the page: the 3 files the fixture's ledger rejected (load_ledger-with-bad-rows.csv)
+    assert at.subheader[0].value == "Files that need attention"
+    attention = _frame(at, {"file_path", "attention", "when"})
+    assert sorted(attention.file_path) == sorted(ledger[ledger.status == "rejected"].file_path)
+    assert set(attention.attention) == {"rejected"}
 
 
 def test_health_page_without_check_results(published_without_checks, monkeypatch):
