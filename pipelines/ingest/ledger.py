@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import duckdb
+import pyarrow as pa
 
 from pipelines.ingest.contract import SOURCES
 
@@ -114,6 +115,31 @@ def ledger_history(con: duckdb.DuckDBPyConnection) -> dict[str, PathHistory]:
         if status == LOADED:
             versions.loaded_sha256 = sha256 or ""
     return history
+
+
+def record_file_stats(con: duckdb.DuckDBPyConnection, files: list[tuple[str, str, int, datetime]]) -> None:
+    """Size and modification time of recorded versions whose rows lack them (rows written before these
+    columns existed), from files found to hold those bytes: an upgraded warehouse hashes each file once,
+    not on every run. Rows that have them keep them (a touched file is hashed again on the next run)."""
+    stats = pa.table(
+        {
+            "file_path": pa.array([f[0] for f in files], pa.string()),
+            "file_sha256": pa.array([f[1] for f in files], pa.string()),
+            "file_size": pa.array([f[2] for f in files], pa.int64()),
+            "file_modified_at": pa.array([f[3] for f in files], pa.timestamp("us")),
+        }
+    )
+    con.register("file_stats", stats)
+    try:
+        con.execute(
+            """
+            UPDATE audit.load_ledger l SET file_size = s.file_size, file_modified_at = s.file_modified_at
+            FROM file_stats s
+            WHERE l.file_path = s.file_path AND l.file_sha256 = s.file_sha256 AND l.file_size IS NULL
+            """
+        )
+    finally:
+        con.unregister("file_stats")
 
 
 def last_published_fingerprint(con: duckdb.DuckDBPyConnection) -> str | None:

@@ -149,16 +149,23 @@ class LandedFile:
 def pending_files(con: duckdb.DuckDBPyConnection, landing_dir: Path) -> list[LandedFile]:
     """Every file version of the landing directory that needs a ledger row now, in load order."""
     ledger.ensure_tables(con)
-    return pending_versions(ledger.ledger_history(con), landing_dir)
+    recognised: list[LandedFile] = []
+    pending = pending_versions(ledger.ledger_history(con), landing_dir, recognised)
+    if recognised:
+        ledger.record_file_stats(con, [(f.file_path, f.sha256, f.size, f.modified_at) for f in recognised])
+    return pending
 
 
-def pending_versions(history: dict[str, ledger.PathHistory], landing_dir: Path) -> list[LandedFile]:
+def pending_versions(
+    history: dict[str, ledger.PathHistory], landing_dir: Path, recognised: list[LandedFile] | None = None
+) -> list[LandedFile]:
     """The file versions of the landing directory that `history` (the ledger's) does not hold, in load order.
 
     A file whose size and modification time match a recorded version of its path is that version (as
     rsync's quick check) and is not read; a path the ledger does not hold is new without hashing it
     here (it is hashed when recorded, once); a known path with another size or time is hashed: bytes
-    seen before under that path are no new version (a `touch`, or restored bytes) and need no row."""
+    seen before under that path are no new version (a `touch`, or restored bytes) and need no row; they
+    are appended to `recognised`."""
     landing_dir = Path(landing_dir)
     pending: list[LandedFile] = []
     for source, paths in discover_files(landing_dir).items():
@@ -175,10 +182,12 @@ def pending_versions(history: dict[str, ledger.PathHistory], landing_dir: Path) 
                 if (stat.st_size, modified_us) in known.stats:
                     continue
                 sha256 = _sha256(path)
-                if sha256 in known.sha256s:
-                    continue
             landed = LandedFile(path, relative, source, "read", stat.st_size, EPOCH + timedelta(microseconds=modified_us),
                                 sha256)
+            if known is not None and sha256 in known.sha256s:
+                if recognised is not None:
+                    recognised.append(landed)
+                continue
             if not is_contract_file(source, path):
                 landed.action, landed.reason = ledger.IGNORED, ledger.ignored_reason(source)
             elif known is not None and known.loaded_sha256 is not None:

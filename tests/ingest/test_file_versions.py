@@ -272,6 +272,18 @@ def test_a_rerun_with_nothing_new_hashes_nothing_and_adds_no_row(tmp_path, monke
     assert hashed == ["part-3.csv"]
     assert _query(warehouse, "SELECT count(*) FROM audit.load_ledger") == [(7,)]
 
+    # A warehouse from before sizes and times were recorded: each file is hashed once, then known.
+    with connect(warehouse) as con:
+        con.execute("ALTER TABLE audit.load_ledger DROP COLUMN file_size")
+        con.execute("ALTER TABLE audit.load_ledger DROP COLUMN file_modified_at")
+    hashed.clear()
+    assert _ingest(landing, warehouse).files == []
+    assert sorted(hashed) == sorted(p.name for p in landing.rglob("*.*"))
+    hashed.clear()
+    assert _ingest(landing, warehouse).files == []
+    assert hashed == []
+    assert _query(warehouse, "SELECT count(*), count(file_size) FROM audit.load_ledger") == [(7, 7)]
+
 
 def test_a_crash_while_recording_files_not_read_leaves_them_for_the_next_run(tmp_path, monkeypatch):
     landing, warehouse = tmp_path / "landing", tmp_path / "w.duckdb"
