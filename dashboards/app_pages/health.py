@@ -59,7 +59,9 @@ else:
                 of = f" of {rejected:,}" if rejected >= len(sample) else ""
                 st.caption(f"Its rejected rows (audit.rejected_rows, first {len(sample)}{of}; raw records masked):")
                 st.dataframe(sample, hide_index=True, column_config={
-                    "row_number": st.column_config.NumberColumn("row_number", format="%d")})
+                    "row_number": st.column_config.NumberColumn("row_number", format="%d", width="small"),
+                    "reason": st.column_config.TextColumn("reason", width="medium"),
+                    "raw_record": st.column_config.TextColumn("raw_record", width="large")})
     if n > ATTENTION_CARDS:
         st.caption(f"The {ATTENTION_CARDS} newest shown; all {n:,} in the table.")
     with st.expander(f"All {n:,} files that need attention (table)", expanded=n > ATTENTION_CARDS):
