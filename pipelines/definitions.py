@@ -6,6 +6,8 @@ implicit asset job) or given to `dg.materialize`."""
 
 from __future__ import annotations
 
+import warnings
+
 import dagster as dg
 
 from pipelines import warm_dbt
@@ -19,6 +21,12 @@ from pipelines.resources import DbtBuildResource, LandingResource, WarehouseReso
 from pipelines.schedules import daily_funnel_schedule
 from pipelines.sensors import new_landed_files_sensor
 from pipelines.settings import Settings
+
+# `with_hooks` gives a check definition back as a plain AssetsDefinition, which Dagster turns into an
+# AssetChecksDefinition again when it builds the repository, passing a beta parameter: say nothing.
+warnings.filterwarnings(
+    "ignore", message="Parameter `execution_type` of function `AssetsDefinition.__init__`", category=dg.BetaWarning
+)
 
 
 def build_definitions(settings: Settings | None = None, target: str | None = None) -> dg.Definitions:

@@ -22,12 +22,27 @@ import duckdb
 
 from pipelines.settings import dagster_home_path, published_path
 
+# SQLite storage, with the event log in one database (WAL mode) instead of Dagster's default of one
+# database per run plus an index that repeats every asset event: a run writes ~560 events, one commit
+# each, and storing them took about half the time (docs/performance.md, "The persistent Dagster instance").
 DAGSTER_YAML = """\
 # The Dagster instance of this warehouse, written by `funnel run` / `funnel dagster` when missing
 # (pipelines/lifecycle.py). Runs, their events, materializations and check results: SQLite files below.
-storage:
-  sqlite:
-    base_dir: {storage}
+run_storage:
+  module: dagster.core.storage.runs
+  class: SqliteRunStorage
+  config:
+    base_dir: {storage}/history
+event_log_storage:
+  module: dagster.core.storage.event_log
+  class: ConsolidatedSqliteEventLogStorage
+  config:
+    base_dir: {storage}/history
+schedule_storage:
+  module: dagster.core.storage.schedules
+  class: SqliteScheduleStorage
+  config:
+    base_dir: {storage}/schedules
 telemetry:
   enabled: false
 nux:

@@ -53,7 +53,7 @@ def _report(settings: Settings, run_id: str, errors: list[str], warnings: list[s
         if has_marts and not errors:
             lines.append("Headline KPIs:")
             for kpi, period, value in report.headline_kpis(con):
-                lines.append(f"  {kpi:<38} {report.format_value(kpi, value):>10}   ({period})")
+                lines.append(f"  {kpi.name:<38} {kpi.format(value):>10}   ({period})")
     lines += [f"WARNING {w}" for w in warnings] + [f"ERROR {e}" for e in errors]
     if not errors:
         lines.append(f"Published for readers: {settings.published}")

@@ -59,6 +59,14 @@ def test_run_run_again_add_a_day_equals_one_run(two_batches):
     assert again.returncode == 0, again.stderr
     assert "No new files" in again.stdout
     assert marts(published) == after_first
+    # That short cut never imports Dagster (nor records a run).
+    probe = (
+        "import sys; from pipelines.run import run_pipeline; from pipelines.settings import Settings\n"
+        f"outcome = run_pipeline(Settings.from_env({str(landing)!r}, {str(warehouse)!r}))\n"
+        "print('dagster' in sys.modules, outcome.run_id == '')"
+    )
+    checked = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert checked.stdout.split() == ["False", "True"]
 
     more = funnel("generate", "--out", str(landing), "--days", "1", "--checkouts-per-day", "40", "--seed", "4",
                   "--end-date", "2026-10-21", "--id-prefix", "b")

@@ -41,6 +41,14 @@ def test_the_job_runs_in_process():
     assert job.executor_def.name == "in_process"
 
 
+def test_a_failed_run_records_itself_whatever_launched_it():
+    # The failure hook is on the job and on every asset and check (Dagster's implicit asset job runs
+    # assets picked in the UI); no run-failure sensor (it never runs for execute_in_process).
+    assert {h.name for h in defs.resolve_job_def("funnel_pipeline").hook_defs} == {"record_failed_run"}
+    assert all({h.name for h in a.hook_defs} == {"record_failed_run"} for a in [*defs.assets, *defs.asset_checks])
+    assert [s.name for s in defs.sensors] == ["new_landed_files_sensor"]
+
+
 def test_ingestion_asset_materializes_against_a_temporary_warehouse(tmp_path):
     warehouse = tmp_path / "w.duckdb"
     result = dg.materialize(

@@ -38,8 +38,13 @@ def test_a_blocking_check_stops_publishing_and_says_why(tmp_path, capsys, landin
     assert "left as it was at the last good run" in out.err
     after = published.stat()
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    # Recorded inside the job (its failure hook): the run's failure row, and the status file for readers.
     status = json.loads(status_path(warehouse).read_text())
     assert status["status"] == "failure" and "raw_rows_match_ledger" in status["message"]
+    with connect(warehouse) as con:
+        runs = con.execute("SELECT run_id, status, message FROM audit.pipeline_runs ORDER BY finished_at").fetchall()
+    assert [r[1] for r in runs] == ["success", "failure"] and runs[1][0] == status["run_id"]
+    assert runs[1][2] == status["message"]
     with connect(warehouse) as con:
         failed = con.execute(
             "SELECT check_name, severity, details FROM audit.check_results WHERE NOT passed AND severity = 'error'"
