@@ -62,7 +62,7 @@ NO_DATA = "No data yet"
 HEALTH_PAGE = "app_pages/health.py"
 _LANDING = ("under the landing directory (`checkout_events/` for checkout events, `orders/` for orders; "
             "`funnel run --landing DIR`, default `$FUNNEL_LANDING_DIR`, else `data/landing`)")
-_STATUS_WORDS = {"loaded": "read with no row kept (every row rejected or a duplicate)"}
+_STATUS_WORDS = {"loaded": "read, but every row rejected or a duplicate"}
 
 
 def no_data_notice(stop: bool = True, on_health_page: bool = False) -> bool:
@@ -80,9 +80,9 @@ def no_data_notice(stop: bool = True, on_health_page: bool = False) -> bool:
         )
     else:
         n = landed.files_total
-        breakdown = ", ".join(f"{count:,} {_STATUS_WORDS.get(status, status)}"
+        breakdown = "; ".join(f"{count:,} {_STATUS_WORDS.get(status, status)}"
                               for status, count in sorted(landed.files.items()))
-        where = ("The files that need attention below say why" if on_health_page
+        where = ("The files that need attention and the rejected rows below say why" if on_health_page
                  else "The **Data health** page says why, file by file")
         st.warning(
             f"**{NO_DATA}**: {n:,} file{' has' if n == 1 else 's have'} landed, but no row was loaded "

@@ -55,7 +55,7 @@ def test_page_on_warehouse_with_nothing_loaded(pipeline_published, monkeypatch, 
     else:
         assert "2 files have landed, but no row was loaded (2 rejected)" in text
         if health:
-            assert "The files that need attention below say why" in text
+            assert "The files that need attention and the rejected rows below say why" in text
             assert "2 landed files need attention: 2 rejected" in text
             assert not links
         else:
