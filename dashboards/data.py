@@ -33,7 +33,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboards.sql_guard import PublishedMissing, open_pinned
-from pipelines.ingest import ledger
+from pipelines.core import contract
 
 CACHE_TTL = "10m"
 KPI_TABLES = {"day": "kpi_daily", "week": "kpi_weekly", "month": "kpi_monthly"}
@@ -512,7 +512,7 @@ def landed() -> Landed:
     return _landed(_v(), has_table("audit", "load_ledger"))
 
 
-ATTENTION_STATUSES = (ledger.REJECTED, ledger.IGNORED, ledger.EMPTY)
+ATTENTION_STATUSES = (contract.REJECTED, contract.IGNORED, contract.EMPTY)
 ATTENTION_SAMPLE_ROWS = 5
 
 
@@ -529,7 +529,7 @@ def _files_needing_attention(v) -> pd.DataFrame:
         QUALIFY row_number() OVER (PARTITION BY file_path ORDER BY loaded_at DESC, status) = 1
             AND list_contains(?, status)
         ORDER BY loaded_at DESC, file_path""",
-               [ledger.REJECTED, ledger.CHANGED_AFTER_LOADED, list(ATTENTION_STATUSES)])
+               [contract.REJECTED, contract.CHANGED_AFTER_LOADED, list(ATTENTION_STATUSES)])
     return df
 
 

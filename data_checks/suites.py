@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import pipelines.settings  # noqa: F401  (GX analytics off before great_expectations is imported)
+from pipelines.core.contract import CHECKOUT_EVENTS, ORDERS, Source
 from pipelines.core.kpis import RATE_KPIS
-from pipelines.ingest.contract import CHECKOUT_EVENTS, ORDERS, Source
 
 
 class _ExpectationClasses:
@@ -547,7 +547,7 @@ CONSERVATION_CHECKS = [
 
 def _changed_files_query(ledger_table: str) -> str:
     """Files with a version rejected because it changed after an earlier version was loaded, whole ledger."""
-    from pipelines.ingest.ledger import CHANGED_AFTER_LOADED, REJECTED
+    from pipelines.core.contract import CHANGED_AFTER_LOADED, REJECTED
 
     return (
         "SELECT source, file_path, count(*) AS versions, min(loaded_at) AS first_seen, max(loaded_at) AS last_seen, "

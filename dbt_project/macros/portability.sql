@@ -168,7 +168,8 @@
 {%- endmacro %}
 
 {% macro raw_source_tables() -%}
-    {#- name -> (columns, partition column or none); the columns of docs/architecture.md. -#}
+    {#- name -> (columns, partition column or none): the tables of pipelines/core/contract.py in Spark
+        types (pipelines/engines/schema.py); tests/test_contract_copies.py checks they agree. -#}
     {{ return({
         'raw.checkout_events': ([
             'event_id string', 'event_name string', 'event_time timestamp', 'checkout_id string',
@@ -184,10 +185,10 @@
         'audit.load_ledger': ([
             'source string', 'file_path string', 'file_sha256 string', 'status string', 'reason string',
             'rows_read bigint', 'rows_loaded bigint', 'rows_rejected bigint', 'duplicates_dropped bigint',
-            'loaded_at timestamp', 'run_id string'], none),
+            'loaded_at timestamp', 'run_id string', 'file_size bigint', 'file_modified_at timestamp'], none),
         'audit.rejected_rows': ([
             'source string', 'file_path string', 'row_number bigint', 'reason string', 'raw_record string',
-            'run_id string'], none),
+            'rejected_at timestamp', 'run_id string'], none),
     }) }}
 {%- endmacro %}
 

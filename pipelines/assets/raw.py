@@ -5,14 +5,14 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.ingest import ledger
+from pipelines.core import contract
 from pipelines.ingest.load import IngestSummary, ingest_landing
 from pipelines.resources import LandingResource, WarehouseResource
 
 RAW_EVENTS = dg.AssetKey(["raw", "checkout_events"])
 RAW_ORDERS = dg.AssetKey(["raw", "orders"])
 LOAD_LEDGER = dg.AssetKey(["audit", "load_ledger"])
-STATUSES = (ledger.LOADED, ledger.REJECTED, ledger.EMPTY, ledger.IGNORED)
+STATUSES = contract.LEDGER_STATUSES
 REJECTED_ROWS = dg.AssetKey(["audit", "rejected_rows"])
 
 

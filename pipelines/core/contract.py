@@ -1,6 +1,11 @@
-"""The input contract (docs/input-contract.md) as data: sources, columns, types and allowed values.
+"""The data contract as data: the sources' columns, types and allowed values (docs/input-contract.md),
+the raw tables they load into (the contract's columns + lineage), the audit tables and the ledger's
+statuses and reasons.
 
-Validation SQL is generated from these definitions, so a rule lives in exactly one place.
+Everything that needs a table's columns derives them from here: the ingestion's validation SQL and
+DDL (pipelines/ingest), the other engines' tables (pipelines/engines/schema.py), the dashboard's
+attention list. Copies that cannot import Python (dbt's `_sources.yml`, the Spark DDL in
+`macros/portability.sql`) are compared with this module by tests/test_contract_copies.py.
 """
 
 from __future__ import annotations
@@ -8,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Kind = Literal["string", "timestamp", "integer", "decimal", "boolean", "currency"]
+# "currency" is a string upper-cased on load; "bigint" appears in lineage and audit columns only.
+Kind = Literal["string", "timestamp", "integer", "bigint", "decimal", "boolean", "currency"]
 
 
 @dataclass(frozen=True)
@@ -20,6 +26,24 @@ class Column:
     # unknown values (a data check reports them).
     allowed: tuple[str, ...] = ()
     minimum: int | None = None
+
+
+@dataclass(frozen=True)
+class TableColumn:
+    """A column of a table the pipeline writes (raw and audit tables)."""
+
+    name: str
+    kind: Kind
+    not_null: bool = False
+
+
+# Where each raw row came from: its file, its row number there (the contract's counting), its load.
+LINEAGE = (
+    TableColumn("_file_path", "string", True),
+    TableColumn("_row_number", "bigint", True),
+    TableColumn("_loaded_at", "timestamp", True),
+    TableColumn("_run_id", "string"),
+)
 
 
 @dataclass(frozen=True)
@@ -38,6 +62,13 @@ class Source:
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
+
+    @property
+    def raw_columns(self) -> tuple[TableColumn, ...]:
+        """The columns of raw.<source>: the contract's (required ones NOT NULL; updated_at too, as it
+        defaults to created_at on load), then the lineage of every row."""
+        own = tuple(TableColumn(c.name, c.kind, c.required or c.name == "updated_at") for c in self.columns)
+        return own + LINEAGE
 
 
 EVENT_NAMES = (
@@ -96,3 +127,75 @@ SOURCES: dict[str, Source] = {s.name: s for s in (CHECKOUT_EVENTS, ORDERS)}
 
 # A timestamp more than this long after the moment of loading is rejected.
 MAX_FUTURE_SKEW = "1 day"
+
+
+# ---- the audit tables (kpi-definitions.md "Audit tables"; more columns are allowed) -------------
+
+AUDIT_TABLES: dict[str, tuple[TableColumn, ...]] = {
+    "load_ledger": (
+        TableColumn("source", "string", True),  # '' outside the source folders
+        TableColumn("file_path", "string", True),
+        TableColumn("file_sha256", "string"),
+        TableColumn("status", "string", True),
+        TableColumn("reason", "string"),
+        TableColumn("rows_read", "bigint", True),
+        TableColumn("rows_loaded", "bigint", True),
+        TableColumn("rows_rejected", "bigint", True),
+        TableColumn("duplicates_dropped", "bigint", True),
+        TableColumn("loaded_at", "timestamp", True),
+        TableColumn("run_id", "string"),
+        # The version's size and modification time: a file that still has them is not hashed again.
+        TableColumn("file_size", "bigint"),
+        TableColumn("file_modified_at", "timestamp"),
+    ),
+    "rejected_rows": (
+        TableColumn("source", "string", True),
+        TableColumn("file_path", "string", True),
+        TableColumn("row_number", "bigint"),  # NULL for a file rejected whole
+        TableColumn("reason", "string", True),
+        TableColumn("raw_record", "string"),  # personal data masked
+        TableColumn("rejected_at", "timestamp", True),
+        TableColumn("run_id", "string"),
+    ),
+    "pipeline_runs": (
+        TableColumn("run_id", "string", True),
+        TableColumn("started_at", "timestamp", True),
+        TableColumn("finished_at", "timestamp"),
+        TableColumn("status", "string", True),
+        TableColumn("message", "string"),
+        TableColumn("files_loaded", "bigint"),
+        TableColumn("files_rejected", "bigint"),
+        TableColumn("rows_loaded", "bigint"),
+        TableColumn("rows_rejected", "bigint"),
+        TableColumn("build_fingerprint", "string"),
+    ),
+}
+
+# ---- the ledger's statuses and reasons (the contract's "Every file accounted for") --------------
+
+LOADED = "loaded"  # read: its rows are loaded, rejected row by row, or dropped as duplicates
+REJECTED = "rejected"  # rejected whole: unreadable, a required column missing, or changed after it was loaded
+EMPTY = "empty"  # 0 bytes: nothing to read; a later version with bytes is read like a new file
+IGNORED = "ignored"  # not a contract file (another extension, or outside the source folders)
+LEDGER_STATUSES = (LOADED, REJECTED, EMPTY, IGNORED)
+
+# Reasons the dashboard and the data checks match on: keep these texts stable.
+CHANGED_AFTER_LOADED = "file changed after it was loaded"
+EMPTY_REASON = "file is empty (0 bytes)"
+NOT_A_CONTRACT_FILE = "not a contract file:"
+# `source` of a file outside the two source folders (the ledger column is NOT NULL, so '' and not NULL).
+NO_SOURCE = ""
+
+
+def changed_reason(loaded_sha256: str, this_sha256: str) -> str:
+    return (
+        f"{CHANGED_AFTER_LOADED} (loaded version sha256 {loaded_sha256[:12]}..., this version "
+        f"{this_sha256[:12]}...): land corrections as a new file"
+    )
+
+
+def ignored_reason(source: str) -> str:
+    """Why a file is ignored: the suffixes its source folder accepts, or that it is outside them."""
+    if source in SOURCES:
+        return f"{NOT_A_CONTRACT_FILE} {source} accepts {', '.join(SOURCES[source].suffixes)}"
+    return f"{NOT_A_CONTRACT_FILE} outside the source folders {' and '.join(f'{s}/' for s in SOURCES)}"

@@ -1,5 +1,5 @@
-"""DDL of the raw and audit tables the ingestion writes, the ledger's statuses and reasons, and the
-ledger lookups."""
+"""DDL of the raw and audit tables the ingestion writes (from their columns in pipelines/core/contract.py),
+and the ledger lookups."""
 
 from __future__ import annotations
 
@@ -9,84 +9,46 @@ from datetime import UTC, datetime
 import duckdb
 import pyarrow as pa
 
-from pipelines.ingest.contract import SOURCES
+from pipelines.core.contract import AUDIT_TABLES, LOADED, SOURCES, TableColumn
 
-# Ledger statuses (the spec's "Every file accounted for"): one ledger row per version of a file.
-LOADED = "loaded"  # read: its rows are loaded, rejected row by row, or dropped as duplicates
-REJECTED = "rejected"  # rejected whole: unreadable, a required column missing, or changed after it was loaded
-EMPTY = "empty"  # 0 bytes: nothing to read; a later version with bytes is read like a new file
-IGNORED = "ignored"  # not a contract file (another extension, or outside the source folders)
-
-# Reasons the dashboard and the data checks match on: keep these texts stable.
-CHANGED_AFTER_LOADED = "file changed after it was loaded"
-EMPTY_REASON = "file is empty (0 bytes)"
-NOT_A_CONTRACT_FILE = "not a contract file:"
-# `source` of a file outside the two source folders (the ledger column is NOT NULL, so '' and not NULL).
-NO_SOURCE = ""
-
-
-def changed_reason(loaded_sha256: str, this_sha256: str) -> str:
-    return (
-        f"{CHANGED_AFTER_LOADED} (loaded version sha256 {loaded_sha256[:12]}..., this version "
-        f"{this_sha256[:12]}...): land corrections as a new file"
-    )
-
-
-def ignored_reason(source: str) -> str:
-    """Why a file is ignored: the suffixes its source folder accepts, or that it is outside them."""
-    if source in SOURCES:
-        return f"{NOT_A_CONTRACT_FILE} {source} accepts {', '.join(SOURCES[source].suffixes)}"
-    return f"{NOT_A_CONTRACT_FILE} outside the source folders {' and '.join(f'{s}/' for s in SOURCES)}"
-
-
+# DuckDB's type of each kind of the contract.
 SQL_TYPES = {
     "string": "VARCHAR",
     "timestamp": "TIMESTAMP",
     "integer": "INTEGER",
+    "bigint": "BIGINT",
     "decimal": "DECIMAL(38, 6)",
     "boolean": "BOOLEAN",
     "currency": "VARCHAR",
 }
 
-LINEAGE_COLUMNS = "_file_path VARCHAR NOT NULL, _row_number BIGINT NOT NULL, _loaded_at TIMESTAMP NOT NULL, _run_id VARCHAR"
 
-AUDIT_DDL = """
-CREATE SCHEMA IF NOT EXISTS audit;
-CREATE TABLE IF NOT EXISTS audit.load_ledger (
-  source VARCHAR NOT NULL, file_path VARCHAR NOT NULL, file_sha256 VARCHAR, status VARCHAR NOT NULL,
-  reason VARCHAR, rows_read BIGINT NOT NULL, rows_loaded BIGINT NOT NULL, rows_rejected BIGINT NOT NULL,
-  duplicates_dropped BIGINT NOT NULL, loaded_at TIMESTAMP NOT NULL, run_id VARCHAR,
-  file_size BIGINT, file_modified_at TIMESTAMP
-);
--- Warehouses created before file versions were recorded.
-ALTER TABLE audit.load_ledger ADD COLUMN IF NOT EXISTS file_size BIGINT;
-ALTER TABLE audit.load_ledger ADD COLUMN IF NOT EXISTS file_modified_at TIMESTAMP;
-CREATE TABLE IF NOT EXISTS audit.rejected_rows (
-  source VARCHAR NOT NULL, file_path VARCHAR NOT NULL, row_number BIGINT, reason VARCHAR NOT NULL,
-  raw_record VARCHAR, rejected_at TIMESTAMP NOT NULL, run_id VARCHAR
-);
-CREATE TABLE IF NOT EXISTS audit.pipeline_runs (
-  run_id VARCHAR NOT NULL, started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP, status VARCHAR NOT NULL,
-  message VARCHAR, files_loaded BIGINT, files_rejected BIGINT, rows_loaded BIGINT, rows_rejected BIGINT,
-  build_fingerprint VARCHAR
-);
-"""
+def _columns_ddl(columns: tuple[TableColumn, ...]) -> str:
+    return ", ".join(f"{c.name} {SQL_TYPES[c.kind]}{' NOT NULL' if c.not_null else ''}" for c in columns)
 
 
 def raw_table_ddl(source_name: str) -> str:
     source = SOURCES[source_name]
-    columns = []
-    for c in source.columns:
-        not_null = " NOT NULL" if c.required or c.name == "updated_at" else ""
-        columns.append(f"{c.name} {SQL_TYPES[c.kind]}{not_null}")
-    return f"CREATE TABLE IF NOT EXISTS raw.{source.name} ({', '.join(columns)}, {LINEAGE_COLUMNS})"
+    return f"CREATE TABLE IF NOT EXISTS raw.{source.name} ({_columns_ddl(source.raw_columns)})"
+
+
+def audit_ddl() -> str:
+    statements = ["CREATE SCHEMA IF NOT EXISTS audit"]
+    for name, columns in AUDIT_TABLES.items():
+        statements.append(f"CREATE TABLE IF NOT EXISTS audit.{name} ({_columns_ddl(columns)})")
+    # Warehouses created before file versions were recorded.
+    statements += [
+        "ALTER TABLE audit.load_ledger ADD COLUMN IF NOT EXISTS file_size BIGINT",
+        "ALTER TABLE audit.load_ledger ADD COLUMN IF NOT EXISTS file_modified_at TIMESTAMP",
+    ]
+    return ";\n".join(statements)
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE SCHEMA IF NOT EXISTS raw")
     for name in SOURCES:
         con.execute(raw_table_ddl(name))
-    con.execute(AUDIT_DDL)
+    con.execute(audit_ddl())
 
 
 @dataclass

@@ -26,8 +26,9 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from pipelines.core import contract
+from pipelines.core.contract import SOURCES, Source
 from pipelines.ingest import ledger
-from pipelines.ingest.contract import SOURCES, Source
 from pipelines.ingest.readers import (
     FileRejected,
     ParquetFile,
@@ -79,7 +80,7 @@ class IngestSummary:
 
     @property
     def files_rejected(self) -> int:
-        return self.count(ledger.REJECTED)
+        return self.count(contract.REJECTED)
 
     def count(self, status: str) -> int:
         return sum(f.status == status for f in self.files)
@@ -98,12 +99,12 @@ def _relative(path: Path, landing_dir: Path) -> str:
 
 
 def discover_files(landing_dir: Path) -> dict[str, list[Path]]:
-    """Every landed file, per source folder (`ledger.NO_SOURCE`: outside the source folders), in the
+    """Every landed file, per source folder (`contract.NO_SOURCE`: outside the source folders), in the
     order of their relative paths (byte order). Files and folders whose names start with `.` or `_`
     are skipped, and so is what such folders hold. Whether a file is a contract file is
     `is_contract_file`'s question."""
     landing_dir = Path(landing_dir)
-    found: dict[str, list[Path]] = {name: [] for name in (*SOURCES, ledger.NO_SOURCE)}
+    found: dict[str, list[Path]] = {name: [] for name in (*SOURCES, contract.NO_SOURCE)}
     for folder, dirs, files in os.walk(landing_dir):
         dirs[:] = [d for d in dirs if not _skipped(d)]
         for name in files:
@@ -111,7 +112,7 @@ def discover_files(landing_dir: Path) -> dict[str, list[Path]]:
             if _skipped(name) or not path.is_file():
                 continue
             folder_name, _, rest = _relative(path, landing_dir).partition("/")
-            found[folder_name if rest and folder_name in SOURCES else ledger.NO_SOURCE].append(path)
+            found[folder_name if rest and folder_name in SOURCES else contract.NO_SOURCE].append(path)
     return {
         name: sorted(paths, key=lambda p: _relative(p, landing_dir).encode()) for name, paths in found.items()
     }
@@ -130,7 +131,7 @@ class LandedFile:
 
     path: Path
     file_path: str  # relative to the landing directory
-    source: str  # ledger.NO_SOURCE outside the source folders
+    source: str  # contract.NO_SOURCE outside the source folders
     action: str  # "read", or a ledger status it gets without being read: empty, ignored, rejected
     size: int
     modified_at: datetime  # naive UTC
@@ -141,7 +142,7 @@ class LandedFile:
         """Its ledger row before it is read (for files not read, the final one)."""
         return FileResult(
             self.source, self.file_path, self.sha256 or _sha256(self.path),
-            status=ledger.LOADED if self.action == "read" else self.action, reason=self.reason,
+            status=contract.LOADED if self.action == "read" else self.action, reason=self.reason,
             file_size=self.size, file_modified_at=self.modified_at,
         )
 
@@ -189,21 +190,21 @@ def pending_versions(
                     recognised.append(landed)
                 continue
             if not is_contract_file(source, path):
-                landed.action, landed.reason = ledger.IGNORED, ledger.ignored_reason(source)
+                landed.action, landed.reason = contract.IGNORED, contract.ignored_reason(source)
             elif known is not None and known.loaded_sha256 is not None:
-                landed.action = ledger.REJECTED
-                landed.reason = ledger.changed_reason(known.loaded_sha256, sha256)
+                landed.action = contract.REJECTED
+                landed.reason = contract.changed_reason(known.loaded_sha256, sha256)
             elif stat.st_size == 0:
-                landed.action, landed.reason = ledger.EMPTY, ledger.EMPTY_REASON
+                landed.action, landed.reason = contract.EMPTY, contract.EMPTY_REASON
             pending.append(landed)
     return pending
 
 
 def new_files(con: duckdb.DuckDBPyConnection, landing_dir: Path) -> dict[str, list[Path]]:
     """Files that need a ledger row now (new files, new versions, files to ignore), per source
-    (`ledger.NO_SOURCE`: outside the source folders), in load order. Empty when the ledger accounts
+    (`contract.NO_SOURCE`: outside the source folders), in load order. Empty when the ledger accounts
     for every file, so a run with nothing new is up to date."""
-    found: dict[str, list[Path]] = {name: [] for name in (*SOURCES, ledger.NO_SOURCE)}
+    found: dict[str, list[Path]] = {name: [] for name in (*SOURCES, contract.NO_SOURCE)}
     for landed in pending_files(con, landing_dir):
         found[landed.source].append(landed.path)
     return found
@@ -459,7 +460,7 @@ def write_ledger(con: duckdb.DuckDBPyConnection, results: list[FileResult], summ
             f"""
             INSERT INTO audit.rejected_rows
             SELECT source, file_path, NULL, reason, NULL, {load_time}, '{summary.run_id}'
-            FROM ledger_rows WHERE status = '{ledger.REJECTED}'
+            FROM ledger_rows WHERE status = '{contract.REJECTED}'
             """
         )
     finally:

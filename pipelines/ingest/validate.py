@@ -8,7 +8,7 @@ every broken rule, joined by '; '.
 
 from __future__ import annotations
 
-from pipelines.ingest.contract import MAX_FUTURE_SKEW, Column, Source
+from pipelines.core.contract import MAX_FUTURE_SKEW, Column, Source
 from pipelines.ingest.readers import native_column
 
 TIMESTAMP_PATTERN = r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?\s*(Z|z|[+-]\d{2}(:?\d{2})?)?"

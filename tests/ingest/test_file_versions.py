@@ -17,7 +17,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines import report
-from pipelines.ingest import ledger, load
+from pipelines.core import contract
+from pipelines.ingest import load
 from pipelines.ingest.load import ingest_landing, new_files
 from pipelines.warehouse import connect
 
@@ -116,7 +117,7 @@ def test_a_new_version_of_a_file_never_loaded_is_read_like_a_new_file(tmp_path, 
     ((_, status, reason, read, loaded, rejected),) = _ledger(warehouse)
     assert (status, loaded) == (first, 0)
     if first == "empty":
-        assert (reason, read, rejected) == (ledger.EMPTY_REASON, 0, 0)
+        assert (reason, read, rejected) == (contract.EMPTY_REASON, 0, 0)
         assert _file_reasons(warehouse) == []
     else:
         assert _file_reasons(warehouse) == [(relative, reason)]
@@ -150,7 +151,7 @@ def test_a_loaded_file_changed_is_rejected_every_time_and_nothing_is_removed(tmp
         this_sha = load._sha256(path)
         # A change of a loaded file, whatever the new bytes (0 bytes too: not `empty`).
         assert (result.status, result.rows_read, result.rows_loaded, result.rows_rejected) == ("rejected", 0, 0, 0)
-        assert result.reason == ledger.changed_reason(loaded_sha, this_sha)
+        assert result.reason == contract.changed_reason(loaded_sha, this_sha)
         assert result.reason.startswith("file changed after it was loaded (loaded version sha256 " + loaded_sha[:12])
         assert (result.file_sha256, result.file_size) == (this_sha, len(data))
         assert len(_ledger(warehouse)) == run
@@ -160,7 +161,7 @@ def test_a_loaded_file_changed_is_rejected_every_time_and_nothing_is_removed(tmp
     assert _raw_ids(warehouse, source) == ["a", "b"]
     reasons = _file_reasons(warehouse)
     assert [p for p, _ in reasons] == [relative] * 3
-    assert all(r.startswith(ledger.CHANGED_AFTER_LOADED) for _, r in reasons)
+    assert all(r.startswith(contract.CHANGED_AFTER_LOADED) for _, r in reasons)
     # Back to the loaded bytes: that version is known, no row.
     _land(path, _file_bytes(source, suffix, ["a", "b"]))
     assert _ingest(landing, warehouse).files == []
@@ -217,15 +218,15 @@ def test_files_outside_the_contract_are_ignored_with_their_reason_and_temporarie
     _land(landing / ".DS_Store", b"\0")
 
     summary = _ingest(landing, warehouse)
-    outside = ledger.ignored_reason(ledger.NO_SOURCE)
+    outside = contract.ignored_reason(contract.NO_SOURCE)
     assert outside == "not a contract file: outside the source folders checkout_events/ and orders/"
-    assert ledger.ignored_reason("checkout_events") == "not a contract file: checkout_events accepts .jsonl, .jsonl.gz, .parquet"
+    assert contract.ignored_reason("checkout_events") == "not a contract file: checkout_events accepts .jsonl, .jsonl.gz, .parquet"
     expected = [
         ("", "Orders/orders-9.csv", "ignored", outside),
         ("", "README.md", "ignored", outside),
-        ("checkout_events", "checkout_events/2026/events-2.jsonl.tmp", "ignored", ledger.ignored_reason("checkout_events")),
+        ("checkout_events", "checkout_events/2026/events-2.jsonl.tmp", "ignored", contract.ignored_reason("checkout_events")),
         ("checkout_events", "checkout_events/events-1.jsonl", "loaded", None),
-        ("checkout_events", "checkout_events/events-20261203-r00.json", "ignored", ledger.ignored_reason("checkout_events")),
+        ("checkout_events", "checkout_events/events-20261203-r00.json", "ignored", contract.ignored_reason("checkout_events")),
         ("orders", "orders/orders-1.xlsx", "ignored", "not a contract file: orders accepts .csv, .parquet"),
         ("", "returns/returns-1.csv", "ignored", outside),
     ]
@@ -245,7 +246,7 @@ def test_files_outside_the_contract_are_ignored_with_their_reason_and_temporarie
     with connect(warehouse) as con:
         assert new_files(con, landing)["checkout_events"] == [landing / "checkout_events" / "events-20261203-r00.json"]
     (again,) = _ingest(landing, warehouse).files
-    assert (again.status, again.reason) == ("ignored", ledger.ignored_reason("checkout_events"))
+    assert (again.status, again.reason) == ("ignored", contract.ignored_reason("checkout_events"))
 
 
 def test_a_rerun_with_nothing_new_hashes_nothing_and_adds_no_row(tmp_path, monkeypatch):
@@ -334,12 +335,12 @@ def test_the_run_summary_names_every_file_not_loaded_with_its_reason(tmp_path):
     assert lines[0].startswith("checkout_events: 3 new files (1 rejected whole), 0 rows read")
     assert lines[1].startswith("orders: 1 new files (0 rejected whole), 1 rows read, 0 loaded, 1 rejected")
     assert lines[2] == "Files: 1 loaded, 1 rejected, 1 empty, 2 ignored"
-    changed = ledger.changed_reason(loaded_sha, load._sha256(path))
+    changed = contract.changed_reason(loaded_sha, load._sha256(path))
     assert lines[3] == f"  rejected checkout_events/events-1.jsonl: {changed}"
     assert lines[4:] == [
-        f"  empty checkout_events/events-2.jsonl: {ledger.EMPTY_REASON}",
-        f"  ignored checkout_events/events-20261203-r00.json: {ledger.ignored_reason('checkout_events')}",
-        f"  ignored notes.txt: {ledger.ignored_reason(ledger.NO_SOURCE)}",
+        f"  empty checkout_events/events-2.jsonl: {contract.EMPTY_REASON}",
+        f"  ignored checkout_events/events-20261203-r00.json: {contract.ignored_reason('checkout_events')}",
+        f"  ignored notes.txt: {contract.ignored_reason(contract.NO_SOURCE)}",
     ]
     # Rows rejected are counted by reason; files rejected whole are named above, not there.
     assert len(reasons) == 1 and reasons[0][1] == 1 and "currency" in reasons[0][0]
@@ -374,9 +375,9 @@ def test_through_the_pipeline_the_kit_with_mistakes_fixed_gives_the_kit_s_figure
     first = run_pipeline(settings).report
     assert "Files: 4 loaded, 1 rejected, 1 empty, 2 ignored" in first
     assert "  rejected checkout_events/events-3.jsonl.gz: file cannot be read: corrupt or truncated gzip" in first
-    assert f"  empty orders/orders-3.parquet: {ledger.EMPTY_REASON}" in first
-    assert f"  ignored checkout_events/events-20261203-r00.json: {ledger.ignored_reason('checkout_events')}" in first
-    assert f"  ignored backfill/events-9.jsonl: {ledger.ignored_reason(ledger.NO_SOURCE)}" in first
+    assert f"  empty orders/orders-3.parquet: {contract.EMPTY_REASON}" in first
+    assert f"  ignored checkout_events/events-20261203-r00.json: {contract.ignored_reason('checkout_events')}" in first
+    assert f"  ignored backfill/events-9.jsonl: {contract.ignored_reason(contract.NO_SOURCE)}" in first
 
     _land(events / "events-3.jsonl.gz", complete_gzip)
     _land(orders / "orders-3.parquet", complete_parquet)
