@@ -1,6 +1,6 @@
 """`funnel dagster` serves the Dagster UI over the instance `funnel run` recorded into: the marts are
-materialized with their check results, the run is listed, and a run launched from the UI with nothing
-new changes nothing."""
+materialized with their check results, the run is listed; a run launched from the UI with nothing new
+changes nothing, and a failed one records itself as `funnel run` would."""
 
 from __future__ import annotations
 
@@ -84,7 +84,7 @@ def served(tmp_path, landing_copy):
                 pass
             assert time.monotonic() < deadline, "the Dagster UI did not answer within 180 s"
             time.sleep(1)
-        yield port, warehouse
+        yield port, warehouse, landing
     finally:
         _stop(server)
         log.close()
@@ -99,8 +99,8 @@ def _run_ids(warehouse) -> list[str]:
         con.close()
 
 
-def test_the_ui_shows_what_funnel_run_recorded_and_a_launch_with_nothing_new_is_a_no_op(served):
-    port, warehouse = served
+def test_the_ui_shows_what_funnel_run_recorded_and_runs_it_launches_record_themselves(served):
+    port, warehouse, landing = served
     [run_id] = _run_ids(warehouse)
     runs = _graphql(port, "{ runsOrError { ... on Runs { results { runId status jobName } } } }")
     assert {"runId": run_id, "status": "SUCCESS", "jobName": "funnel_pipeline"} in runs["runsOrError"]["results"]
@@ -120,18 +120,39 @@ def test_the_ui_shows_what_funnel_run_recorded_and_a_launch_with_nothing_new_is_
                 "jobName": "funnel_pipeline"}
     launched = _graphql(port, LAUNCH, {"p": {"selector": selector, "runConfigData": {}}})["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
-    ui_run = launched["run"]["runId"]
-    deadline = time.monotonic() + 300
-    while True:
-        run = _graphql(port, """query($id: ID!) { runOrError(runId: $id) { ... on Run { status
-            stepStats { stepKey status } } } }""", {"id": ui_run})["runOrError"]
-        if run["status"] in ("SUCCESS", "FAILURE", "CANCELED"):
-            break
-        assert time.monotonic() < deadline, run
-        time.sleep(2)
-    steps = {s["stepKey"]: s["status"] for s in run["stepStats"]}
-    assert run["status"] == "SUCCESS", steps
+    status, steps = _finished(port, launched["run"]["runId"])
+    assert status == "SUCCESS", steps
     assert steps["mart_checks"] == steps["published_warehouse"] == "SKIPPED"
     after = warehouse.with_name("w.published.duckdb").stat()
     assert (after.st_ino, after.st_mtime_ns) == (published.st_ino, published.st_mtime_ns)
     assert _run_ids(warehouse) == [run_id]
+
+    # A run launched from the UI that a blocking check stops: its run worker's failure hook records it.
+    con = duckdb.connect(str(warehouse))
+    try:
+        con.execute("INSERT INTO raw.checkout_events SELECT * FROM raw.checkout_events WHERE event_id = 'ev001'")
+    finally:
+        con.close()
+    (landing / "checkout_events" / "events-9.jsonl").write_text(
+        '{"event_id": "ev900", "event_name": "checkout_started", "event_time": "2026-03-20T10:00:00Z", '
+        '"checkout_id": "k90", "customer_id": "c90"}\n'
+    )
+    launched = _graphql(port, LAUNCH, {"p": {"selector": selector, "runConfigData": {}}})["launchRun"]
+    failed = launched["run"]["runId"]
+    status, steps = _finished(port, failed)
+    assert status == "FAILURE" and steps["ingest_landing_checks"] == "FAILURE", steps
+    assert _run_ids(warehouse) == [run_id, failed]
+    outcome = json.loads(warehouse.with_name("w.published.run-status.json").read_text())
+    assert outcome["run_id"] == failed and "raw_rows_match_ledger" in outcome["message"]
+
+
+def _finished(port: int, run_id: str) -> tuple[str, dict[str, str]]:
+    """Wait (at most 300 s) for a launched run to end: its status and its steps' statuses."""
+    deadline = time.monotonic() + 300
+    while True:
+        run = _graphql(port, """query($id: ID!) { runOrError(runId: $id) { ... on Run { status
+            stepStats { stepKey status } } } }""", {"id": run_id})["runOrError"]
+        if run["status"] in ("SUCCESS", "FAILURE", "CANCELED"):
+            return run["status"], {s["stepKey"]: s["status"] for s in run["stepStats"]}
+        assert time.monotonic() < deadline, run
+        time.sleep(2)
