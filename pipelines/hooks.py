@@ -53,5 +53,7 @@ def record_failed_run(context: dg.HookContext) -> None:
         from datetime import UTC, datetime
 
         started_at = datetime.fromtimestamp(stats.start_time, UTC).replace(tzinfo=None)
-    record_failure(context.resources.warehouse.path, context.run_id, message, started_at=started_at)
-    context.log.error(f"run recorded as failed: {message}")
+    if record_failure(context.resources.warehouse.path, context.run_id, message, started_at=started_at):
+        context.log.error(f"run recorded as failed: {message}")
+    else:
+        context.log.warning(f"another run holds the warehouse: only the run-status file says it failed: {message}")

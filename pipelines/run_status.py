@@ -61,12 +61,13 @@ def read_status_file(path: Path | str) -> dict | None:
 
 def record_failure(
     warehouse: Path | str, run_id: str, message: str, *, started_at: datetime | None = None, lock_wait_seconds: float = 60.0
-) -> None:
+) -> bool:
     """A failed run: its one row in audit.pipeline_runs (replaced when another step of the same run
     fails later, the message then naming every failure so far), with the counts of the files it
-    recorded, and the run-status file. The status file is written even when the warehouse is busy."""
+    recorded, and the run-status file. The status file is written even when another run holds the
+    warehouse for longer than `lock_wait_seconds`; the row is not, and this returns False."""
     from pipelines.ingest.ledger import ensure_tables
-    from pipelines.warehouse import connect, writer_lock
+    from pipelines.warehouse import WarehouseBusyError, connect, writer_lock
 
     try:
         now = datetime.now(UTC).replace(tzinfo=None)
@@ -84,5 +85,8 @@ def record_failure(
                 """,
                 [run_id, started_at, now, now, message, run_id],
             )
+        return True
+    except WarehouseBusyError:
+        return False
     finally:
         write_run_status(warehouse, run_id=run_id, status="failure", message=message)

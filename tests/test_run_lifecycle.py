@@ -13,10 +13,10 @@ import pytest
 from pipelines.definitions import build_definitions
 from pipelines.lifecycle import DAGSTER_YAML, dagster_home
 from pipelines.run import PipelineFailed, run_pipeline
-from pipelines.run_status import read_run_status, status_path
+from pipelines.run_status import read_run_status, record_failure, status_path
 from pipelines.settings import Settings, dagster_home_path
 from pipelines.warehouse import connect
-from tests.conftest import CLEAN_LANDING
+from tests.conftest import CLEAN_LANDING, another_writer
 
 NEW_EVENT = (
     '{"event_id": "ev900", "event_name": "checkout_started", "event_time": "2026-03-20T10:00:00Z", '
@@ -120,3 +120,12 @@ def test_the_dagster_home_of_a_warehouse(tmp_path, monkeypatch):
     assert dagster_home(warehouse) == home and (home / "dagster.yaml").read_text().startswith("telemetry")
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "mine"))
     assert dagster_home(warehouse) == tmp_path / "mine" and (tmp_path / "mine" / "dagster.yaml").exists()
+
+
+def test_a_failure_is_told_to_readers_even_while_another_run_holds_the_warehouse(tmp_path):
+    warehouse = tmp_path / "w.duckdb"
+    with another_writer(warehouse):
+        assert not record_failure(warehouse, "r1", "step dbt_models failed: x", lock_wait_seconds=0.2)
+    assert read_run_status(warehouse)["message"] == "step dbt_models failed: x"
+    assert record_failure(warehouse, "r2", "step a failed: y") and record_failure(warehouse, "r2", "step a failed: y; z")
+    assert [(r[0], r[1], r[2]) for r in _runs(warehouse)] == [("r2", "failure", "step a failed: y; z")]
