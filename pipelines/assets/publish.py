@@ -1,4 +1,8 @@
-"""The published copy of the warehouse that every reader opens."""
+"""The published copy of the warehouse that every reader opens.
+
+Publishing completes a run, so this asset records it: the run's `success` row in audit.pipeline_runs
+(before the copy is written, so the copy holds it) and the run-status file once the copy is in place.
+A failed run is recorded by the job's failure hook instead (pipelines/hooks.py)."""
 
 
 from pathlib import Path
