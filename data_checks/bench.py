@@ -42,8 +42,8 @@ def build_warehouse(path: Path, events: int) -> None:
 
 def time_ops(path: Path, threads: int, repeat: int = 1) -> None:
     """Seconds (wall, process CPU) per check op, whole tables vs scoped to the newest load."""
+    from data_checks.catalog import all_checks
     from data_checks.runner import run_checks
-    from data_checks.suites import all_checks
     from pipelines.checks import CHECK_GROUPS
 
     with duckdb.connect(str(path), read_only=True) as con:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import duckdb
 
-from data_checks.suites import WARNING, Check, CheckParams
+from data_checks.check import WARNING, Check, CheckParams
 from pipelines.core.kpis import RATE_KPIS
 from pipelines.stats import MOVEMENT_LEVEL, two_proportion_test
 

@@ -30,7 +30,8 @@ from pathlib import Path
 import duckdb
 
 import pipelines.settings  # noqa: F401  (GX analytics off before great_expectations is imported)
-from data_checks.suites import ERROR, LOAD_SCOPES, WARNING, Check, CheckParams, all_checks, load_filter
+from data_checks.catalog import all_checks
+from data_checks.check import ERROR, LOAD_SCOPES, WARNING, Check, CheckParams, load_filter
 
 log = logging.getLogger(__name__)
 

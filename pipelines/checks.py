@@ -2,7 +2,7 @@
 
 One multi-asset check per guarded asset group: the ingestion outputs (`raw/checkout_events`,
 `raw/orders`, `audit/load_ledger`, all produced by the one multi-asset `ingest_landing`) and each
-public mart. Every `data_checks.suites.Check` becomes one `AssetCheckSpec` on its asset:
+public mart. Every `data_checks.check.Check` becomes one `AssetCheckSpec` on its asset:
 
 - severity "error"   -> `blocking=True`, failed result with `AssetCheckSeverity.ERROR`: the step fails
   and nothing downstream (other marts, `published_warehouse`) is materialized in that run;
@@ -30,8 +30,9 @@ import os
 
 import dagster as dg
 
+from data_checks.catalog import all_checks
+from data_checks.check import Check
 from data_checks.runner import CheckResult, run_unverified
-from data_checks.suites import Check, all_checks
 from pipelines import warm_checks
 from pipelines.resources import WarehouseResource
 

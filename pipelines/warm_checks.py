@@ -62,8 +62,8 @@ def _result_from_json(fields: dict) -> CheckResult:
 
 
 def _answer(request: CheckRequest) -> dict:
+    from data_checks.catalog import all_checks
     from data_checks.runner import run_unverified
-    from data_checks.suites import all_checks
     from pipelines import warehouse
 
     by_name = {check.name: check for check in all_checks()}

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from data_checks.suites import ERROR, all_checks
+from data_checks.catalog import all_checks
+from data_checks.check import ERROR
 
 ROOT = Path(__file__).resolve().parent.parent
 

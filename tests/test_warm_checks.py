@@ -9,8 +9,8 @@ from datetime import datetime
 
 import pytest
 
+from data_checks.catalog import all_checks
 from data_checks.runner import run_unverified
-from data_checks.suites import all_checks
 from pipelines import warehouse, warm_checks, warm_dbt
 from pipelines.checks import CHECK_GROUPS
 from pipelines.ingest.load import ingest_landing

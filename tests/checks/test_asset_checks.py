@@ -6,7 +6,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from data_checks.suites import all_checks
+from data_checks.catalog import all_checks
 from pipelines.checks import ASSET_CHECKS, CHECK_GROUPS
 from pipelines.resources import WarehouseResource
 

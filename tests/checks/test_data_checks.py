@@ -17,6 +17,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from warehouse_fixture import AS_OF, FCT_CHECKOUTS, FCT_ORDERS, NOW
 
+from data_checks.catalog import all_checks
+from data_checks.check import ERROR, WARNING
 from data_checks.runner import (
     any_blocking_failure,
     blocking_failures,
@@ -25,7 +27,6 @@ from data_checks.runner import (
     run_all_checks,
     run_checks,
 )
-from data_checks.suites import ERROR, WARNING, all_checks
 from pipelines import warehouse
 from pipelines.ingest.load import ingest_landing
 from tests.conftest import DIRTY_LANDING

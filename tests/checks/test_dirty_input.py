@@ -10,8 +10,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from data_checks.ledger_checks import CONSERVATION_CHECKS
+from data_checks.raw_checks import RAW_CHECKS
 from data_checks.runner import any_blocking_failure, run_checks
-from data_checks.suites import CONSERVATION_CHECKS, RAW_CHECKS
 from pipelines import warehouse
 from pipelines.ingest import load
 

@@ -20,22 +20,16 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from warehouse_fixture import EVENT_COLUMNS, NOW, ORDER_COLUMNS
 
+from data_checks.catalog import all_checks
+from data_checks.check import ERROR, LOAD_SCOPES, NEW_KEYS, NEW_ROWS, WHOLE_TABLE
+from data_checks.ledger_checks import CONSERVATION_CHECKS
+from data_checks.raw_checks import RAW_CHECKS
 from data_checks.runner import (
     any_blocking_failure,
     run_all_checks,
     run_checks,
     unverified_loads,
     write_results,
-)
-from data_checks.suites import (
-    CONSERVATION_CHECKS,
-    ERROR,
-    LOAD_SCOPES,
-    NEW_KEYS,
-    NEW_ROWS,
-    RAW_CHECKS,
-    WHOLE_TABLE,
-    all_checks,
 )
 from pipelines.checks import ASSET_CHECKS
 from pipelines.resources import WarehouseResource

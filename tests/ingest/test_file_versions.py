@@ -169,8 +169,8 @@ def test_a_loaded_file_changed_is_rejected_every_time_and_nothing_is_removed(tmp
 
 
 def test_the_changed_file_check_warns_naming_the_file_and_the_ledger_checks_pass(tmp_path):
+    from data_checks.catalog import all_checks
     from data_checks.runner import run_checks
-    from data_checks.suites import all_checks
 
     landing, warehouse = tmp_path / "landing", tmp_path / "w.duckdb"
     path = _land(landing / "checkout_events" / "events-1.jsonl", _file_bytes("checkout_events", "jsonl", ["a"]))
