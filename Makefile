@@ -34,7 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
 
 lint: $(STAMP)
-	$(BIN)/ruff check pipelines dashboards data_checks tests
+	$(BIN)/ruff check pipelines dashboards data_checks tools benchmarks tests
 
 clean:
 	rm -rf data dbt_project/target dbt_project/logs .pytest_cache

@@ -23,7 +23,7 @@ def _fail(message: str, code: int = EXIT_FAILED) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     from datetime import date
 
-    from pipelines.generate import generate_landing
+    from tools.generate import generate_landing
 
     try:
         summary = generate_landing(
@@ -46,7 +46,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def planted_rate(text: str) -> tuple[str, float | tuple[float, ...]]:
-    """`NAME=VALUE` or `NAME=V1,V2,...` for --rate (a field of pipelines.generate.PlantedRates)."""
+    """`NAME=VALUE` or `NAME=V1,V2,...` for --rate (a field of tools.generate.PlantedRates)."""
     name, sep, value = text.partition("=")
     if not sep:
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")

@@ -6,7 +6,7 @@ import math
 
 import duckdb
 
-from pipelines.generate import generate_landing
+from tools.generate import generate_landing
 from pipelines.run import run_pipeline
 from pipelines.settings import Settings
 

@@ -28,7 +28,7 @@ import pytest
 from pipelines import cli
 from pipelines.engines.build import publish_raw, run_dbt
 from pipelines.engines.compare import PUBLIC_TABLES, compare_public_tables, fetch_table
-from pipelines.generate import generate_landing
+from tools.generate import generate_landing
 from pipelines.run import run_pipeline
 from pipelines.settings import Settings
 from tests.conftest import CLEAN_LANDING

@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.generate import (
+from tools.generate import (
     ERROR_CODES,
     INTERVENTION_REASONS,
     STEP_NAMES,

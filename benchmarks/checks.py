@@ -1,6 +1,6 @@
-"""Measure the data checks at scale: `python -m data_checks.bench [--events 10000000] [--keep FILE]`.
+"""Measure the data checks at scale: `python -m benchmarks.checks [--events 10000000] [--keep FILE]`.
 
-Builds a warehouse the way production does: `funnel generate` data (`pipelines.generate`, Parquet,
+Builds a warehouse the way production does: `funnel generate` data (`tools.generate`, Parquet,
 about N events over 90 days) loaded by the real pipeline (`pipelines.run.run_pipeline`: ingestion,
 dbt, checks, publishing), then times `run_all_checks` on it (GX Data Docs included unless
 --no-docs). --keep FILE builds there (the generated landing directory is kept beside it, `<stem>.landing`)
@@ -10,7 +10,7 @@ There is no second copy of the KPI logic here: the marts are dbt's.
 `--ops` times instead what a pipeline run pays: each Dagster check op's checks (`pipelines.checks.
 CHECK_GROUPS`) on a fresh connection, over whole tables and scoped to the newest load in the ledger (as
 if this run had just loaded it), nothing written. On a warehouse built by `funnel run`:
-`python -m data_checks.bench --keep WAREHOUSE --ops` (a copy: --keep opens it read-write).
+`python -m benchmarks.checks --keep WAREHOUSE --ops` (a copy: --keep opens it read-write).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ DAYS = 90
 
 def build_warehouse(path: Path, events: int) -> None:
     """About `events` generated events (Parquet, DAYS days) through the real pipeline into `path`."""
-    from pipelines.generate import generate_landing
+    from tools.generate import generate_landing
     from pipelines.run import run_pipeline
     from pipelines.settings import Settings
 
