@@ -29,9 +29,9 @@ DAYS = 90
 
 def build_warehouse(path: Path, events: int) -> None:
     """About `events` generated events (Parquet, DAYS days) through the real pipeline into `path`."""
-    from tools.generate import generate_landing
     from pipelines.run import run_pipeline
     from pipelines.settings import Settings
+    from tools.generate import generate_landing
 
     landing = path.with_name(f"{path.stem}.landing")
     if not (landing / "_generation.json").exists():
