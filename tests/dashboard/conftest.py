@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -66,14 +68,19 @@ def require_chromium() -> Path:
 @pytest.fixture(scope="session")
 def pipeline_published(tmp_path_factory):
     """Published copies built by the real pipeline (tests/dashboard/pipeline_warehouses.py), each
-    built once per session on first use: `pipeline_published("empty" | "rejected_only" | "attention")`."""
-    from tests.dashboard import pipeline_warehouses
-
+    built once per session on first use: `pipeline_published("empty" | "rejected_only" | "attention")`.
+    Each is built in its own process, as `funnel run` is: the browser tests' Playwright event loop and
+    the pipeline's Dagster never share a process."""
     built: dict[str, Path] = {}
 
     def get(kind: str) -> Path:
         if kind not in built:
-            built[kind] = pipeline_warehouses.build(kind, tmp_path_factory.mktemp(f"pipeline-{kind}"))
+            done = subprocess.run(
+                [sys.executable, "-m", "tests.dashboard.pipeline_warehouses", kind,
+                 str(tmp_path_factory.mktemp(f"pipeline-{kind}"))],
+                cwd=ROOT, capture_output=True, text=True, timeout=240, check=False)
+            assert done.returncode == 0, f"building the {kind} warehouse failed:\n{done.stdout}\n{done.stderr}"
+            built[kind] = Path(done.stdout.strip().splitlines()[-1])
             built[kind].chmod(0o444)
         return built[kind]
 

@@ -64,3 +64,9 @@ def build(kind: str, root: Path) -> Path:
                     "5,1740.0,USD,false,,\n")
         return run(landing, warehouse)
     raise ValueError(kind)
+
+
+if __name__ == "__main__":  # python -m tests.dashboard.pipeline_warehouses KIND ROOT: prints the published path
+    import sys
+
+    print(build(sys.argv[1], Path(sys.argv[2])))
