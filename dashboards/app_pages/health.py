@@ -28,6 +28,7 @@ def _age(ts) -> str:
 def _count(n) -> int:
     return 0 if n is None or pd.isna(n) else int(n)
 
+
 ATTENTION_BADGE = {"rejected": "red", "changed after load": "orange", "ignored": "gray", "empty": "blue"}
 ATTENTION_CARDS = 10  # files shown one by one, with their rejected rows; the table below lists them all
 
