@@ -1,12 +1,4 @@
-"""Read-only, cached queries over the published DuckDB copy.
-
-Connections: one read-only, locked-down connection per published file *version* (inode, mtime, size),
-opened on first use (`sql_guard.open_pinned`) and shared by every query and session of the process
-(each query runs on its own cursor). When the file's identity changes (a publish renamed a new copy
-over it, or it disappeared), the next query opens the new copy and the old connection is closed as
-soon as no query is using it. This never blocks the pipeline: it never opens the published file for
-writing, it writes a temporary file and renames it over (pipelines/publish.py), so holding the old
-inode read-only is harmless (its disk space is freed when the old connection closes).
+"""Read-only, cached queries over the published DuckDB copy (connections: dashboards/connections.py).
 
 Each cached function takes the file's `version` as an argument: after a publish the version changes,
 the next page load misses the cache and reads the new copy: no restart needed. While nothing is
@@ -19,25 +11,17 @@ Nothing here reads raw events or scans a fact table: the pages read pre-aggregat
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import os
-import threading
-import warnings
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
-import duckdb
 import pandas as pd
 import streamlit as st
 
-from dashboards.sql_guard import PublishedMissing, open_pinned
+from dashboards.connections import current_version, has_table, published_path, query
 from pipelines.core import contract
 
 CACHE_TTL = "10m"
 KPI_TABLES = {"day": "kpi_daily", "week": "kpi_weekly", "month": "kpi_monthly"}
-ENV_PUBLISHED = "FUNNEL_PUBLISHED"
 
 DIMENSIONS = {
     "plan": "Plan",
@@ -56,129 +40,7 @@ STEP_COLUMNS = [
 ]
 
 
-def published_path() -> Path:
-    """The published copy this dashboard reads: FUNNEL_PUBLISHED, else beside FUNNEL_WAREHOUSE."""
-    value = os.environ.get(ENV_PUBLISHED)
-    if value:
-        return Path(value).resolve()
-    from pipelines.settings import Settings
-
-    return Settings.from_env().published
-
-
-def version(path: Path | None = None) -> tuple[str, int, int, int] | None:
-    """Identity of the published file now: changes with every publish (rename gives a new inode)."""
-    path = path or published_path()
-    try:
-        s = path.stat()
-    except FileNotFoundError:
-        return None
-    return (str(path), s.st_ino, s.st_mtime_ns, s.st_size)
-
-
-# ------------------------------------------------------------------------------------- connections
-
-@dataclass
-class _Pinned:
-    """The connection to one version of the published file, and the tables it holds."""
-
-    version: tuple[str, int, int, int]
-    con: duckdb.DuckDBPyConnection
-    tables: frozenset[tuple[str, str]]
-    users: int = 0
-    retired: bool = False
-    closed: bool = field(default=False, repr=False)
-
-    def close_if_idle(self) -> None:
-        if self.retired and self.users == 0 and not self.closed:
-            self.closed = True
-            self.con.close()
-
-
-_POOL_LOCK = threading.Lock()
-_POOL: dict[str, _Pinned] = {}  # resolved path -> its current version's connection
-
-
-def _open(path: str, v: tuple[str, int, int, int]) -> _Pinned:
-    con = open_pinned(path)
-    try:
-        tables = frozenset(con.execute(
-            "SELECT table_schema, table_name FROM information_schema.tables WHERE table_catalog = 'published'"
-        ).fetchall())
-    except BaseException:
-        con.close()
-        raise
-    return _Pinned(v, con, tables)
-
-
-def _retire(path: str) -> None:
-    entry = _POOL.pop(path, None)
-    if entry is not None:
-        entry.retired = True
-        entry.close_if_idle()
-
-
-@contextlib.contextmanager
-def _pinned(path: Path | str) -> Iterator[_Pinned]:
-    """The connection of the file's current version (opened if new), held for the duration."""
-    path = str(path)
-    with _POOL_LOCK:
-        now = version(Path(path))  # the identity now, checked under the lock: one reopen per publish
-        if now is None:
-            _retire(path)
-            raise PublishedMissing(f"no published warehouse at {path}: run `funnel run --landing DIR "
-                                   "--warehouse FILE` first")
-        entry = _POOL.get(path)
-        if entry is None or entry.version != now:
-            _retire(path)
-            entry = _POOL[path] = _open(path, now)
-        entry.users += 1
-    try:
-        yield entry
-    finally:
-        with _POOL_LOCK:
-            entry.users -= 1
-            entry.close_if_idle()
-
-
-def query(path: Path | str, sql: str, params: list | dict | None = None) -> pd.DataFrame:
-    """Run one read-only query on the current version's connection (its own cursor)."""
-    with _pinned(path) as entry:
-        with _POOL_LOCK:  # creating/closing cursors touches the parent connection: one thread at a time
-            cur = entry.con.cursor()
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                return cur.execute(sql, params or []).df()
-        finally:
-            with _POOL_LOCK:
-                cur.close()
-
-
-def close_connections() -> None:
-    """Close every pinned connection (each as soon as no query uses it). The next query reopens."""
-    with _POOL_LOCK:
-        for path in list(_POOL):
-            _retire(path)
-
-
-def _v() -> tuple[str, int, int, int]:
-    v = version()
-    if v is None:
-        raise PublishedMissing(
-            f"No published warehouse at {published_path()}. Run the pipeline first: "
-            "`funnel run --landing DIR --warehouse FILE` (the dashboard reads `<warehouse>.published.duckdb`)."
-        )
-    return v
-
-
 # ---------------------------------------------------------------------------------------------- status
-
-def has_table(schema: str, table: str) -> bool:
-    """Whether the published copy holds the table (read once per published version)."""
-    with _pinned(_v()[0]) as entry:
-        return (schema, table) in entry.tables
-
 
 @dataclass(frozen=True)
 class Status:
@@ -203,7 +65,7 @@ def _status(v) -> Status:
 
 
 def status() -> Status:
-    return _status(_v())
+    return _status(current_version())
 
 
 def run_status() -> dict | None:
@@ -226,7 +88,7 @@ def _kpis(v, grain: str) -> pd.DataFrame:
 
 
 def kpis(grain: str) -> pd.DataFrame:
-    return _kpis(_v(), grain)
+    return _kpis(current_version(), grain)
 
 
 @st.cache_data(ttl=CACHE_TTL, show_spinner=False)
@@ -239,7 +101,7 @@ def first_incomplete_cohort_day() -> dt.date | None:
     """The first day whose cohort is not complete (kpi_daily.cohort_complete; later days are not either)."""
     if not has_table("marts", "kpi_daily"):
         return None
-    return _first_incomplete_cohort_day(_v())
+    return _first_incomplete_cohort_day(current_version())
 
 
 @st.cache_data(ttl=CACHE_TTL, show_spinner=False)
@@ -250,7 +112,7 @@ def _targets(v) -> pd.DataFrame:
 def targets() -> pd.DataFrame:
     if not has_table("marts", "kpi_targets"):
         return pd.DataFrame(columns=["kpi_name", "grain", "target"])
-    return _targets(_v())
+    return _targets(current_version())
 
 
 # -------------------------------------------------------------------------------------------- funnel
@@ -305,7 +167,7 @@ def _dimension_values(v) -> dict:
 
 
 def dimension_values() -> dict:
-    return _dimension_values(_v())
+    return _dimension_values(current_version())
 
 
 _STEP_SUMS = ", ".join(f"CAST(coalesce(sum({col}), 0) AS BIGINT) AS {col}" for _, _, col in STEP_COLUMNS)
@@ -319,7 +181,7 @@ def _funnel_totals(v, f: Filters) -> dict[str, int]:
 
 
 def funnel_totals(f: Filters) -> dict[str, int]:
-    return _funnel_totals(_v(), f)
+    return _funnel_totals(current_version(), f)
 
 
 @st.cache_data(ttl=CACHE_TTL, show_spinner=False)
@@ -339,7 +201,7 @@ def _funnel_by_period(v, f: Filters, grain: str) -> pd.DataFrame:
 
 
 def funnel_by_period(f: Filters, grain: str) -> pd.DataFrame:
-    return _funnel_by_period(_v(), f, grain)
+    return _funnel_by_period(current_version(), f, grain)
 
 
 def _dimension_sql(dimension: str) -> str:
@@ -363,7 +225,7 @@ def _breakdown(v, f: Filters, dimension: str, step_column: str) -> pd.DataFrame:
 
 
 def breakdown(f: Filters, dimension: str, step_column: str = "checkouts_converted") -> pd.DataFrame:
-    return _breakdown(_v(), f, dimension, step_column)
+    return _breakdown(current_version(), f, dimension, step_column)
 
 
 @st.cache_data(ttl=CACHE_TTL, show_spinner=False)
@@ -386,7 +248,7 @@ def _time_to_convert(v, f: Filters) -> tuple[dict, pd.DataFrame]:
 
 
 def time_to_convert(f: Filters) -> tuple[dict, pd.DataFrame]:
-    return _time_to_convert(_v(), f)
+    return _time_to_convert(current_version(), f)
 
 
 # ------------------------------------------------------------------------------------------ drop-off
@@ -402,7 +264,7 @@ def _dropoffs(v, f: Filters) -> pd.DataFrame:
 
 
 def dropoffs(f: Filters) -> pd.DataFrame:
-    return _dropoffs(_v(), f)
+    return _dropoffs(current_version(), f)
 
 
 @st.cache_data(ttl=CACHE_TTL, show_spinner=False)
@@ -416,7 +278,7 @@ def _payment_failures(v, f: Filters, stopped_at_step: int) -> pd.DataFrame:
 
 
 def payment_failures(f: Filters, stopped_at_step: int) -> pd.DataFrame:
-    return _payment_failures(_v(), f, stopped_at_step)
+    return _payment_failures(current_version(), f, stopped_at_step)
 
 
 # ------------------------------------------------------------------------------- manual intervention
@@ -432,7 +294,7 @@ def _interventions(v, start: dt.date, end: dt.date) -> pd.DataFrame:
 
 
 def interventions(start: dt.date, end: dt.date) -> pd.DataFrame:
-    return _interventions(_v(), start, end)
+    return _interventions(current_version(), start, end)
 
 
 LATEST_INTERVENTIONS_KEPT = 500  # rows of marts.dash_latest_interventions (recency_rank <= 500)
@@ -453,7 +315,7 @@ def _latest_intervened_orders(v, limit: int) -> pd.DataFrame:
 
 
 def latest_intervened_orders(limit: int = 50) -> pd.DataFrame:
-    return _latest_intervened_orders(_v(), limit)
+    return _latest_intervened_orders(current_version(), limit)
 
 
 # ------------------------------------------------------------------------------------------- health
@@ -475,7 +337,7 @@ def audit(name: str) -> pd.DataFrame | None:
     table = {"rejected_by_reason": "rejected_rows"}.get(name, name)
     if not has_table("audit", table):
         return None
-    return _audit(_v(), name)
+    return _audit(current_version(), name)
 
 
 @dataclass(frozen=True)
@@ -509,7 +371,7 @@ def _landed(v, has_ledger: bool) -> Landed:
 def landed() -> Landed:
     """Whether the published copy holds any loaded data (marts.warehouse_as_of has an as-of time: some
     event or order was loaded), and how many landed files the ledger holds per status."""
-    return _landed(_v(), has_table("audit", "load_ledger"))
+    return _landed(current_version(), has_table("audit", "load_ledger"))
 
 
 ATTENTION_STATUSES = (contract.REJECTED, contract.IGNORED, contract.EMPTY)
@@ -540,7 +402,7 @@ def files_needing_attention() -> pd.DataFrame:
     if not has_table("audit", "load_ledger"):
         return pd.DataFrame(columns=["file_path", "source", "attention", "status", "reason", "when",
                                      "rows_read", "rows_rejected", "run_id"])
-    return _files_needing_attention(_v())
+    return _files_needing_attention(current_version())
 
 
 @st.cache_data(ttl=CACHE_TTL, show_spinner=False)
@@ -561,7 +423,7 @@ def rejected_samples(files: pd.DataFrame, per_file: int = ATTENTION_SAMPLE_ROWS)
         return pd.DataFrame(columns=["file_path", "row_number", "reason", "raw_record"])
     keys = tuple((str(p), None if r is None or pd.isna(r) else str(r))
                  for p, r in zip(files.file_path, files.run_id, strict=True))
-    return _rejected_samples(_v(), keys, per_file)
+    return _rejected_samples(current_version(), keys, per_file)
 
 
 # ---------------------------------------------------------------------------------------------- SQL
@@ -580,4 +442,4 @@ def _schema(v) -> pd.DataFrame:
 
 
 def schema() -> pd.DataFrame:
-    return _schema(_v())
+    return _schema(current_version())

@@ -8,7 +8,7 @@ import re
 import pandas as pd
 import streamlit as st
 
-from dashboards import data
+from dashboards import connections, data
 
 PERCENT = st.column_config.NumberColumn(format="percent")
 
@@ -39,9 +39,9 @@ def _fmt_ts(value) -> str:
 
 def status_line() -> data.Status | None:
     """'Data as of' and the last pipeline run, on every page. Stops the page when nothing is published."""
-    if data.version() is None:
+    if connections.version() is None:
         st.error(
-            f"No published warehouse at `{data.published_path()}` yet. Run the pipeline "
+            f"No published warehouse at `{connections.published_path()}` yet. Run the pipeline "
             "(`funnel run --landing DIR --warehouse FILE`); this page picks the data up by itself after it."
         )
         st.stop()

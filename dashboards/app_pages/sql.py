@@ -5,7 +5,7 @@ import io
 import pyarrow.csv as pacsv
 import streamlit as st
 
-from dashboards import data, ui
+from dashboards import connections, data, ui
 from dashboards.sql_guard import QueryError, QueryRefused, QueryTimeout, run_readonly_query
 
 EXAMPLES = {
@@ -60,7 +60,7 @@ with right:
     if run and sql:
         st.session_state.pop("sql_result", None)
         try:
-            result, truncated = run_readonly_query(data.published_path(), sql, int(row_limit), float(time_limit))
+            result, truncated = run_readonly_query(connections.published_path(), sql, int(row_limit), float(time_limit))
         except QueryRefused as exc:
             st.error(f"Refused: {exc}", icon=":material/block:")
         except QueryTimeout as exc:

@@ -13,14 +13,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dashboards import data, sql_guard
+from dashboards import connections, data, sql_guard
 from dashboards.sql_guard import PublishedMissing, open_pinned, run_readonly_query
 
 
 @pytest.fixture
 def pool(monkeypatch):
     """Empty pool and caches; counts the connections opened."""
-    data.close_connections()
+    connections.close_connections()
     data.st.cache_data.clear()
     opened: list[str] = []
     real = sql_guard.open_pinned
@@ -29,9 +29,9 @@ def pool(monkeypatch):
         opened.append(str(path))
         return real(path)
 
-    monkeypatch.setattr(data, "open_pinned", counting)
+    monkeypatch.setattr(connections, "open_pinned", counting)
     yield opened
-    data.close_connections()
+    connections.close_connections()
     data.st.cache_data.clear()
 
 
@@ -47,14 +47,14 @@ def _publish(source: Path, target: Path, as_of: str) -> None:
 
 
 def _as_of(path: Path) -> str:
-    return str(data.query(path, "SELECT as_of FROM marts.warehouse_as_of").as_of[0])
+    return str(connections.query(path, "SELECT as_of FROM marts.warehouse_as_of").as_of[0])
 
 
 def test_one_connection_per_version_reused_by_every_query(use_published, pool):
     data.status()
     data.kpis("week")
     data.funnel_totals(data.Filters(*data.dimension_values()["cohort_dates"]))
-    assert data.has_table("marts", "dash_time_to_convert") and not data.has_table("marts", "nope")
+    assert connections.has_table("marts", "dash_time_to_convert") and not connections.has_table("marts", "nope")
     assert pool == [str(use_published)]
 
 
@@ -63,11 +63,11 @@ def test_a_publish_switches_to_the_new_copy_and_closes_the_old(published, tmp_pa
     _publish(published, target, "2026-04-03 10:00:01")
     monkeypatch.setenv("FUNNEL_PUBLISHED", str(target))
     assert data.status().as_of.isoformat() == "2026-04-03T10:00:01"
-    old = data._POOL[str(target)]
+    old = connections._POOL[str(target)]
 
     _publish(published, target, "2026-05-01 00:00:00")
     assert data.status().as_of.isoformat() == "2026-05-01T00:00:00"  # new version: cache missed, new copy read
-    assert old.closed and data._POOL[str(target)] is not old
+    assert old.closed and connections._POOL[str(target)] is not old
     assert len(pool) == 2
     # the SQL page (a fresh connection per query) sees the new copy too
     table, _ = run_readonly_query(target, "SELECT CAST(as_of AS VARCHAR) AS a FROM marts.warehouse_as_of", 1, 10)
@@ -77,7 +77,7 @@ def test_a_publish_switches_to_the_new_copy_and_closes_the_old(published, tmp_pa
 def test_a_query_in_flight_keeps_its_version_until_it_ends(published, tmp_path, pool):
     target = tmp_path / "warehouse.published.duckdb"
     _publish(published, target, "2026-04-03 10:00:01")
-    with data._pinned(target) as held:  # a query of another session, still running
+    with connections._pinned(target) as held:  # a query of another session, still running
         _publish(published, target, "2026-05-01 00:00:00")
         assert _as_of(target) == "2026-05-01 00:00:00"
         # the old connection still works for its query, and the file it reads is the old inode
@@ -95,11 +95,11 @@ def test_a_removed_copy_says_so_and_releases_the_file(published, tmp_path, monke
     _publish(published, target, "2026-04-03 10:00:01")
     monkeypatch.setenv("FUNNEL_PUBLISHED", str(target))
     data.status()
-    entry = data._POOL[str(target)]
+    entry = connections._POOL[str(target)]
     target.unlink()
     with pytest.raises(PublishedMissing):
-        data.query(target, "SELECT 1")
-    assert entry.closed and str(target) not in data._POOL
+        connections.query(target, "SELECT 1")
+    assert entry.closed and str(target) not in connections._POOL
 
 
 def test_concurrent_sessions_across_publishes(published, tmp_path, pool):
@@ -112,7 +112,7 @@ def test_concurrent_sessions_across_publishes(published, tmp_path, pool):
         try:
             for _ in range(40):
                 seen.add(_as_of(target))
-                assert len(data.query(target, "SELECT * FROM marts.dash_funnel_daily")) > 0
+                assert len(connections.query(target, "SELECT * FROM marts.dash_funnel_daily")) > 0
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
 
@@ -126,7 +126,7 @@ def test_concurrent_sessions_across_publishes(published, tmp_path, pool):
     assert not errors, errors
     assert _as_of(target) == "2026-04-03 10:05:00"
     assert seen <= {f"2026-04-03 10:0{m}:00" for m in range(6)}
-    assert sum(1 for e in [data._POOL[str(target)]] if not e.closed) == 1
+    assert sum(1 for e in [connections._POOL[str(target)]] if not e.closed) == 1
 
 
 def _snapshot(directory: Path) -> dict[str, str]:

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboards import data, kpis
+from dashboards import connections, data, kpis
 from tests.dashboard.conftest import APP
 from tests.dashboard.warehouse_fixture import DASHBOARD_MODELS
 
@@ -75,10 +75,10 @@ def _exact(path, f: data.Filters) -> tuple[dict, pd.DataFrame]:
 @pytest.fixture
 def fresh_data(monkeypatch):
     """dashboards.data outside Streamlit: empty caches and no pinned connection before and after."""
-    data.close_connections()
+    connections.close_connections()
     data.st.cache_data.clear()
     yield data
-    data.close_connections()
+    connections.close_connections()
     data.st.cache_data.clear()
 
 
