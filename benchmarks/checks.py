@@ -29,8 +29,8 @@ DAYS = 90
 
 def build_warehouse(path: Path, events: int) -> None:
     """About `events` generated events (Parquet, DAYS days) through the real pipeline into `path`."""
+    from pipelines.core.settings import Settings
     from pipelines.run import run_pipeline
-    from pipelines.settings import Settings
     from tools.generate import generate_landing
 
     landing = path.with_name(f"{path.stem}.landing")

@@ -28,8 +28,8 @@ from pathlib import Path
 
 
 def _settings_connect(warehouse: Path):
-    from pipelines.settings import Settings
-    from pipelines.warehouse import connect
+    from pipelines.core.settings import Settings
+    from pipelines.core.warehouse import connect
 
     settings = Settings.from_env(None, warehouse)
     return connect(settings.warehouse, memory_limit=settings.duckdb_memory_limit, threads=settings.duckdb_threads)
@@ -60,10 +60,10 @@ def stage_checks(args) -> dict:
 
 
 def stage_publish(args) -> dict:
+    from pipelines.core.settings import Settings
     from pipelines.dbt_build import build_fingerprint
     from pipelines.ingest.ledger import ensure_tables
     from pipelines.publish import publish
-    from pipelines.settings import Settings
 
     fingerprint = build_fingerprint(Settings.from_env().conversion_window_days)
     with _settings_connect(args.warehouse) as con:

@@ -10,7 +10,6 @@ inode read-only is harmless (its disk space is freed when the old connection clo
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import warnings
 from collections.abc import Iterator
@@ -20,18 +19,12 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from dashboards.sql_guard import PublishedMissing, open_pinned
-
-ENV_PUBLISHED = "FUNNEL_PUBLISHED"
+from pipelines.core.settings import Settings
+from pipelines.core.sql_guard import PublishedMissing, open_pinned
 
 
 def published_path() -> Path:
-    """The published copy this dashboard reads: FUNNEL_PUBLISHED, else beside FUNNEL_WAREHOUSE."""
-    value = os.environ.get(ENV_PUBLISHED)
-    if value:
-        return Path(value).resolve()
-    from pipelines.settings import Settings
-
+    """The published copy this dashboard reads (the settings' FUNNEL_PUBLISHED, else beside FUNNEL_WAREHOUSE)."""
     return Settings.from_env().published
 
 

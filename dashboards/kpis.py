@@ -1,7 +1,7 @@
 """Pure computations behind the pages: KPI cards, period choice, funnel tables, significance flags.
 
 No Streamlit here: everything is a function of DataFrames, unit-testable. The statistics are the
-spec's ("Uncertainty and movement"), from pipelines.stats.
+spec's ("Uncertainty and movement"), from pipelines.core.stats.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pandas as pd
 import scipy.stats  # noqa: F401  (imported here, once, so no page pays for it on first use)
 
 from pipelines.core.kpis import KPI_BY_NAME, KPIS, Kpi, format_value  # noqa: F401  (the pages' vocabulary)
-from pipelines.stats import MOVEMENT_LEVEL, two_proportion_test, wilson_interval
+from pipelines.core.stats import MOVEMENT_LEVEL, two_proportion_test, wilson_interval
 
 
 def period_label(start: dt.date, grain: str) -> str:

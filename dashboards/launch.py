@@ -44,9 +44,9 @@ def start(published: Path, port: int = 8501, address: str = "127.0.0.1", **popen
 def serve(published: Path | None = None, port: int = 8501, address: str = "127.0.0.1") -> int:
     """Run the dashboard on `published` (default: beside FUNNEL_WAREHOUSE) until the server exits."""
     if published is None:
-        from pipelines.settings import Settings, published_path
+        from pipelines.core.settings import Settings
 
-        published = published_path(Settings.from_env().warehouse)
+        published = Settings.from_env().published
     published = Path(published)
     if not published.is_file():
         print(f"note: no published warehouse at {published} yet; the dashboard will say so until "

@@ -28,6 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from pipelines.core.settings import Settings, prepare_process
+
 
 class _ExpectationClasses:
     """`great_expectations.expectations`, imported when a check first builds its expectations.
@@ -36,6 +38,7 @@ class _ExpectationClasses:
     in processes that may never run one (`dagster dev`, sensors, `funnel sql`)."""
 
     def __getattr__(self, name: str):
+        prepare_process()  # GX analytics off before great_expectations is imported
         import great_expectations.expectations
 
         return getattr(great_expectations.expectations, name)
@@ -58,7 +61,7 @@ class CheckParams:
     """What a run of the checks depends on besides the data."""
 
     now: datetime  # naive UTC
-    freshness_hours: float = 36.0
+    freshness_hours: float = Settings.freshness_hours
     # The ingestion runs (raw `_run_id`, ledger `run_id`) whose rows the load-scoped checks read;
     # None: every row (the on-demand audit). `data_checks.runner.unverified_loads` says which.
     loads: tuple[str, ...] | None = None
@@ -108,6 +111,7 @@ def timestamp_literal(value: datetime) -> str:
 def rows_expectation(query: str, **meta) -> gxe.UnexpectedRowsExpectation:
     """Fails when `query` (over `{batch}`) returns rows; the rows are the evidence. The query runs once
     (`UnexpectedRowsQueriedOnce`), not twice as with GX's own class."""
+    prepare_process()  # GX analytics off before great_expectations is imported
     from data_checks.expectations import UnexpectedRowsQueriedOnce
 
     return UnexpectedRowsQueriedOnce(unexpected_rows_query=query, meta=meta or None)

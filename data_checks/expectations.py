@@ -21,8 +21,6 @@ from great_expectations.constants import MAX_RESULT_RECORDS
 from great_expectations.expectations.registry import get_metric_kwargs
 from great_expectations.validator.metric_configuration import MetricConfiguration
 
-import pipelines.settings  # noqa: F401  (GX analytics off before great_expectations is imported)
-
 ROWS_METRIC = "unexpected_rows_query.table"
 COUNT_METRIC = "unexpected_rows_query.row_count"
 

@@ -19,8 +19,6 @@ from pathlib import Path
 
 import duckdb
 
-import pipelines.settings  # noqa: F401  (GX analytics off before great_expectations is imported)
-
 _PATCHED = False
 
 

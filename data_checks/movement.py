@@ -3,7 +3,7 @@
 A KPI "moved" from one week to the next when the pooled two-sided two-proportion z-test rejects
 equality at the 99% level, comparing complete cohorts for cohort-dated KPIs and closed weeks for
 created_at-dated KPIs; no verdict when either side has fewer than 30 in its denominator or fewer than
-5 in its numerator (`pipelines.stats.two_proportion_test`). The check compares the latest eligible
+5 in its numerator (`pipelines.core.stats.two_proportion_test`). The check compares the latest eligible
 week with the eligible week before it, for every rate of the KPI registry (which weeks are eligible
 is the marts' `cohort_complete` / `period_closed`), and warns naming the KPI, both values and the
 test's figures. A warning, never blocking.
@@ -15,7 +15,7 @@ import duckdb
 
 from data_checks.check import WARNING, Check, CheckParams
 from pipelines.core.kpis import RATE_KPIS
-from pipelines.stats import MOVEMENT_LEVEL, two_proportion_test
+from pipelines.core.stats import MOVEMENT_LEVEL, two_proportion_test
 
 
 def _verdict(test) -> str:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -29,15 +28,14 @@ from pathlib import Path
 
 import duckdb
 
-import pipelines.settings  # noqa: F401  (GX analytics off before great_expectations is imported)
 from data_checks.catalog import all_checks
 from data_checks.check import ERROR, LOAD_SCOPES, WARNING, Check, CheckParams, load_filter
+from pipelines.core.settings import Settings, prepare_process
 
 log = logging.getLogger(__name__)
 
 RESULTS_TABLE = "audit.check_results"
 EVIDENCE_ROWS = 20  # offending rows kept in `details` per expectation
-DOCS_DIR_ENV = "FUNNEL_GX_DOCS_DIR"
 
 
 @dataclass(frozen=True)
@@ -140,11 +138,10 @@ def warehouse_file(con: duckdb.DuckDBPyConnection) -> Path | None:
 
 
 def default_docs_dir(con: duckdb.DuckDBPyConnection) -> Path | None:
-    """Where GX Data Docs go: $FUNNEL_GX_DOCS_DIR, else `gx_docs/` beside the warehouse file."""
-    if os.environ.get(DOCS_DIR_ENV):
-        return Path(os.environ[DOCS_DIR_ENV])
+    """Where GX Data Docs go: the settings' FUNNEL_GX_DOCS_DIR, else `gx_docs/` beside the warehouse file."""
     path = warehouse_file(con)
-    return path.resolve().parent / "gx_docs" if path else None
+    settings = Settings.from_env(warehouse=path)
+    return settings.gx_docs if path or settings.gx_docs_dir else None
 
 
 def _now() -> datetime:
@@ -206,6 +203,7 @@ def _observed(check: Check, summaries: list[dict]) -> str:
 # ---------------------------------------------------------------- running
 def _run_gx(con, checks: list[Check], params: CheckParams, docs_dir: Path | None) -> dict[str, list]:
     """Validate the GX checks; returns check name -> its ExpectationValidationResults."""
+    prepare_process()  # GX analytics off before great_expectations is imported
     import great_expectations as gx
     import great_expectations.expectations as gxe
     from great_expectations.checkpoint import UpdateDataDocsAction
@@ -270,7 +268,7 @@ def run_checks(
     run_id: str,
     checks: list[Check] | None = None,
     *,
-    freshness_hours: float = 36,
+    freshness_hours: float = Settings.freshness_hours,
     now: datetime | None = None,
     docs_dir: Path | str | None = None,
     write: bool = True,
@@ -339,7 +337,7 @@ def run_all_checks(
     con: duckdb.DuckDBPyConnection,
     run_id: str,
     *,
-    freshness_hours: float = 36,
+    freshness_hours: float = Settings.freshness_hours,
     now: datetime | None = None,
     docs_dir: Path | str | None = None,
     build_docs: bool = True,

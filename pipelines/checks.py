@@ -12,7 +12,7 @@ Every result is also written to `audit.check_results` with the Dagster run id, w
 `funnel run` names the failed check (`data_checks.runner.read_results(con, run_id)`).
 
 `funnel run` runs the checks in a process that imported GX while the run started
-(`pipelines.warm_checks`; FUNNEL_CHECK_PROCESS=0 turns it off); otherwise (and in `dagster dev`, sensors,
+(`pipelines.speedups.warm_checks`; FUNNEL_CHECK_PROCESS=0 turns it off); otherwise (and in `dagster dev`, sensors,
 tests with `dg.materialize`) they run in the op's own process. The same code
 runs either way.
 
@@ -22,21 +22,19 @@ is this Dagster run's id), and uniqueness probes the history with those rows' ke
 checks read metadata, aggregates or the ledger (docs/data-quality.md, "What each check reads").
 `funnel check` is the full audit over whole tables.
 
-Settings: `FUNNEL_FRESHNESS_HOURS` (default 36) is the age after which the newest event is stale.
+The freshness check warns after `Settings.freshness_hours` (FUNNEL_FRESHNESS_HOURS).
 """
 
 import json
-import os
 
 import dagster as dg
 
 from data_checks.catalog import all_checks
 from data_checks.check import Check
 from data_checks.runner import CheckResult, run_unverified
-from pipelines import warm_checks
+from pipelines.core.settings import Settings
 from pipelines.resources import WarehouseResource
-
-FRESHNESS_ENV = "FUNNEL_FRESHNESS_HOURS"
+from pipelines.speedups import warm_checks
 
 # op name -> the assets whose checks it runs
 CHECK_GROUPS = {
@@ -53,7 +51,7 @@ def asset_key(asset: str) -> dg.AssetKey:
 
 
 def freshness_hours() -> float:
-    return float(os.environ.get(FRESHNESS_ENV, "36"))
+    return Settings.from_env().freshness_hours
 
 
 def check_spec(check: Check) -> dg.AssetCheckSpec:

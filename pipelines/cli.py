@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import sys
 from pathlib import Path
 
-from pipelines.settings import Settings
+from pipelines import speedups
+from pipelines.core.settings import Settings, prepare_process
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -58,8 +58,8 @@ def planted_rate(text: str) -> tuple[str, float | tuple[float, ...]]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from pipelines.core.warehouse import WarehouseBusyError
     from pipelines.run import PipelineFailed, run_pipeline
-    from pipelines.warehouse import WarehouseBusyError
 
     settings = Settings.from_env(args.landing, args.warehouse)
     if not settings.landing_dir.is_dir():
@@ -119,8 +119,8 @@ def cmd_dagster(args: argparse.Namespace) -> int:
     import signal
     import subprocess
 
+    from pipelines.core.settings import PROJECT_ROOT
     from pipelines.lifecycle import dagster_home
-    from pipelines.settings import PROJECT_ROOT
 
     settings = Settings.from_env(args.landing, args.warehouse)
     home = dagster_home(settings.warehouse)
@@ -227,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+    prepare_process()
     args = build_parser().parse_args(argv)
     return args.handler(args)
 
@@ -237,11 +237,14 @@ def console() -> None:
 
     A run holds millions of long-lived objects (Dagster, dbt's manifest, Great Expectations). With
     CPython's default thresholds a +1-day run at 10M events spent ~1.1 s in ~1,200 collections over
-    them, and the interpreter's exit another ~1.3 s in a last full collection (docs/performance.md).
+    them, and the interpreter's exit another ~1.3 s in a last full collection (pipelines/speedups).
     Tests call `main` directly and keep the defaults."""
-    gc.set_threshold(50_000, 20, 100)
-    code = main()
-    gc.freeze()  # nothing is left to free before the process ends: skip the collection at exit
+    try:
+        settings = Settings.from_env()
+    except ValueError as error:  # a FUNNEL_* variable that does not parse
+        sys.exit(_fail(str(error), EXIT_USAGE))
+    with speedups.tuned_gc(settings):
+        code = main()
     sys.exit(code)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from pipelines.settings import DBT_PROJECT_DIR
+from pipelines.core.settings import DBT_PROJECT_DIR
 
 DBT_SOURCE_DIRS = ("models", "macros", "seeds", "tests")
 

@@ -10,17 +10,17 @@ import warnings
 
 import dagster as dg
 
-from pipelines import warm_dbt
+from pipelines import speedups
 from pipelines.assets.dbt import DBT_PROJECT, dbt_models
 from pipelines.assets.publish import published_warehouse
 from pipelines.assets.raw import ingest_landing_asset
 from pipelines.checks import ASSET_CHECKS
+from pipelines.core.settings import Settings, prepare_process
 from pipelines.hooks import record_failed_run
 from pipelines.jobs import funnel_pipeline_job
-from pipelines.resources import DbtBuildResource, LandingResource, WarehouseResource
+from pipelines.resources import LandingResource, WarehouseResource
 from pipelines.schedules import daily_funnel_schedule
 from pipelines.sensors import new_landed_files_sensor
-from pipelines.settings import Settings
 
 # `with_hooks` gives a check definition back as a plain AssetsDefinition, which Dagster turns into an
 # AssetChecksDefinition again when it builds the repository, passing a beta parameter: say nothing.
@@ -30,6 +30,7 @@ warnings.filterwarnings(
 
 
 def build_definitions(settings: Settings | None = None, target: str | None = None) -> dg.Definitions:
+    prepare_process()  # `dagster dev` loads this module first: telemetry off, this interpreter's dbt on PATH
     settings = settings or Settings.from_env()
     # $FUNNEL_TARGET (or `target`) other than duckdb: the same graph built on that engine (docs/engines.md).
     from pipelines.engines import resolve_target
@@ -44,10 +45,8 @@ def build_definitions(settings: Settings | None = None, target: str | None = Non
         resources={
             "warehouse": WarehouseResource.from_settings(settings),
             "landing": LandingResource(path=str(settings.landing_dir)),
-            # `funnel-dbt` runs dbt in the process `funnel run` started ahead of the build, when
-            # there is one, and is `dbt` otherwise (pipelines/warm_dbt.py).
-            "dbt": DbtBuildResource(
-                project_dir=DBT_PROJECT, profiles_dir=str(DBT_PROJECT.profiles_dir), dbt_executable=warm_dbt.CLIENT_EXECUTABLE
+            "dbt": speedups.dbt_resource(
+                settings, project_dir=DBT_PROJECT, profiles_dir=str(DBT_PROJECT.profiles_dir)
             ),
         },
         jobs=[funnel_pipeline_job],

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.settings import dagster_home_path, published_path
+from pipelines.core.settings import dagster_home_path, published_path
 
 # SQLite storage, with the event log in one database (WAL mode) instead of Dagster's default of one
 # database per run plus an index that repeats every asset event: a run writes ~560 events, one commit

@@ -27,7 +27,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from pipelines.settings import published_path
+from pipelines.core.settings import published_path
 
 PUBLISHED_SCHEMAS = ("marts", "audit")
 # The column in which an incremental dbt model keeps the newest load its rows were built from.

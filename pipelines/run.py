@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pipelines import report, warm_dbt
+from pipelines import report, speedups
+from pipelines.core.settings import Settings
+from pipelines.core.warehouse import connect, writer_lock
 from pipelines.dbt_build import build_fingerprint
 from pipelines.ingest.ledger import ensure_tables
 from pipelines.ingest.load import new_files
 from pipelines.lifecycle import dagster_home, unbuilt_reason
-from pipelines.settings import Settings
-from pipelines.warehouse import connect, writer_lock
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -77,7 +76,7 @@ def execute_job(job, settings: Settings, op_config: dict):
     run_config = {
         "ops": op_config,
         # The command prints its own report; Dagster's event log stays in the instance.
-        "loggers": {"console": {"config": {"log_level": os.environ.get("FUNNEL_LOG_LEVEL", "ERROR")}}},
+        "loggers": {"console": {"config": {"log_level": settings.log_level}}},
     }
     run_id = str(uuid.uuid4())
     log_path = settings.warehouse.parent / "logs" / f"run-{run_id}.log"
@@ -101,11 +100,9 @@ def run_pipeline(settings: Settings, wait_seconds: float = 0.0) -> RunOutcome:
             # so neither Dagster nor dbt is even loaded.
             text = _report(settings, "", [], [])
             return RunOutcome(run_id="", report=text + "\nThe marts and the published copy are up to date: nothing rebuilt.")
-        # dbt's process imports dbt (and, when asked for, the check process GX) while this one
-        # imports Dagster, creates the run and ingests.
-        from pipelines import warm_checks
-
-        with warm_dbt.started(), warm_checks.started() if settings.check_process else contextlib.nullcontext():
+        # With the speed machinery on, dbt's process imports dbt and the check process GX while this
+        # one imports Dagster, creates the run and ingests (pipelines/speedups).
+        with speedups.started(settings):
             from pipelines.definitions import build_definitions
 
             job = build_definitions(settings).resolve_job_def("funnel_pipeline")

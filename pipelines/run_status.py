@@ -16,7 +16,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pipelines.settings import published_path
+from pipelines.core.settings import published_path
 
 
 def status_path_of_published(published: Path | str) -> Path:
@@ -66,8 +66,8 @@ def record_failure(
     fails later, the message then naming every failure so far), with the counts of the files it
     recorded, and the run-status file. The status file is written even when another run holds the
     warehouse for longer than `lock_wait_seconds`; the row is not, and this returns False."""
+    from pipelines.core.warehouse import WarehouseBusyError, connect, writer_lock
     from pipelines.ingest.ledger import ensure_tables
-    from pipelines.warehouse import WarehouseBusyError, connect, writer_lock
 
     try:
         now = datetime.now(UTC).replace(tzinfo=None)

@@ -7,11 +7,11 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from pipelines.core.settings import Settings
+from pipelines.core.warehouse import WarehouseBusyError, writer_lock
 from pipelines.ingest.ledger import PathHistory, ledger_history
 from pipelines.ingest.load import pending_versions
 from pipelines.jobs import funnel_pipeline_job
-from pipelines.settings import Settings
-from pipelines.warehouse import WarehouseBusyError, writer_lock
 
 
 def published_ledger_history(published: Path) -> dict[str, PathHistory]:

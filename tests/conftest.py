@@ -25,6 +25,14 @@ DIRTY_LANDING = CONFORMANCE / "landing-with-bad-rows"
 EXPECTED = CONFORMANCE / "expected"
 
 
+def pytest_configure(config) -> None:
+    # What every entry point does first (pipelines/core/settings.py): telemetry off, and dagster-dbt
+    # finds this interpreter's `dbt` / `funnel-dbt` on PATH.
+    from pipelines.core.settings import prepare_process
+
+    prepare_process()
+
+
 def read_expected(name: str) -> list[dict[str, str]]:
     with (EXPECTED / name).open(newline="") as handle:
         return list(csv.DictReader(handle))
@@ -34,7 +42,7 @@ def read_expected(name: str) -> list[dict[str, str]]:
 class BuiltWarehouse:
     """A warehouse `run_pipeline` built: its settings (landing, warehouse, published copy) and run id."""
 
-    settings: object  # pipelines.settings.Settings (imported lazily: collecting tests stays cheap)
+    settings: object  # pipelines.core.settings.Settings (imported lazily: collecting tests stays cheap)
     run_id: str
     report: str
 
@@ -53,8 +61,8 @@ class BuiltWarehouse:
 
 def build_warehouse(landing: Path, root: Path) -> BuiltWarehouse:
     """`run_pipeline` over a copy of `landing`, with the warehouse at `root/warehouse.duckdb`."""
+    from pipelines.core.settings import Settings
     from pipelines.run import run_pipeline
-    from pipelines.settings import Settings
 
     root.mkdir(parents=True, exist_ok=True)
     shutil.copytree(landing, root / "landing")
@@ -66,7 +74,7 @@ def build_warehouse(landing: Path, root: Path) -> BuiltWarehouse:
 def copy_warehouse(built: BuiltWarehouse, target: Path, *, published: bool = False) -> Path:
     """A private, writable copy of a built warehouse file (a byte copy: cheap at the kit's size), with
     its published copy beside it when asked (a later run then brings that copy up to date)."""
-    from pipelines.settings import published_path
+    from pipelines.core.settings import published_path
 
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(built.warehouse, target)
@@ -116,7 +124,7 @@ def landing_copy(tmp_path: Path):
 def another_writer(warehouse: Path):
     """Another process holding the warehouse's writer lock, as a running `funnel run` would."""
     code = (
-        "import time; from pathlib import Path; from pipelines.warehouse import writer_lock\n"
+        "import time; from pathlib import Path; from pipelines.core.warehouse import writer_lock\n"
         f"with writer_lock(Path({str(warehouse)!r})):\n    print('held', flush=True); time.sleep(120)"
     )
     holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)

@@ -11,8 +11,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from pipelines.core.settings import Settings
 from pipelines.run import run_pipeline
-from pipelines.settings import Settings
 from tests.conftest import another_writer
 
 FUNNEL = [sys.executable, "-m", "pipelines.cli"]
@@ -61,7 +61,7 @@ def test_run_run_again_add_a_day_equals_one_run(two_batches):
     assert marts(published) == after_first
     # That short cut never imports Dagster (nor records a run).
     probe = (
-        "import sys; from pipelines.run import run_pipeline; from pipelines.settings import Settings\n"
+        "import sys; from pipelines.run import run_pipeline; from pipelines.core.settings import Settings\n"
         f"outcome = run_pipeline(Settings.from_env({str(landing)!r}, {str(warehouse)!r}))\n"
         "print('dagster' in sys.modules, outcome.run_id == '')"
     )

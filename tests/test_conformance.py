@@ -10,8 +10,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from pipelines.core.settings import Settings
 from pipelines.run import run_pipeline
-from pipelines.settings import Settings
 from tests.conftest import CLEAN_LANDING, read_expected
 
 KPI_COUNT_COLUMNS = (

@@ -9,11 +9,11 @@ import sys
 import dagster as dg
 
 from pipelines.assets.raw import LOAD_LEDGER, RAW_EVENTS, ingest_landing_asset
+from pipelines.core.settings import Settings
+from pipelines.core.warehouse import connect
 from pipelines.definitions import build_definitions, defs
 from pipelines.resources import LandingResource, WarehouseResource
 from pipelines.sensors import new_landed_files_sensor
-from pipelines.settings import Settings
-from pipelines.warehouse import connect
 from tests.conftest import CLEAN_LANDING, another_writer
 
 

@@ -6,8 +6,8 @@ import dataclasses
 
 import duckdb
 
+from pipelines.core.settings import Settings
 from pipelines.run import run_pipeline
-from pipelines.settings import Settings
 from tests.conftest import CLEAN_LANDING, copy_warehouse
 
 MARTS = ("fct_checkouts", "kpi_daily", "kpi_weekly", "kpi_monthly", "funnel_steps", "fct_orders")

@@ -21,8 +21,8 @@ import duckdb
 import pytest
 
 from pipelines import publish
+from pipelines.core.settings import Settings
 from pipelines.run import run_pipeline
-from pipelines.settings import Settings
 from tests.conftest import CLEAN_LANDING, copy_warehouse
 
 WATERMARK_COLUMNS = {"_inputs_loaded_at"}

@@ -10,9 +10,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from pipelines.core.settings import published_path
+from pipelines.core.warehouse import connect
 from pipelines.publish import WHOLE_COPY_SHARE, publish
-from pipelines.settings import published_path
-from pipelines.warehouse import connect
 
 FACTS = ("marts.fct_orders", "marts.fct_checkouts")
 

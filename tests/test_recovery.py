@@ -6,9 +6,9 @@ import math
 
 import duckdb
 
-from tools.generate import generate_landing
+from pipelines.core.settings import Settings
 from pipelines.run import run_pipeline
-from pipelines.settings import Settings
+from tools.generate import generate_landing
 
 Z = 4.5  # standard errors; the seed is fixed, so the result is deterministic
 STEP_CONTINUE = (0.70, 0.80, 0.75, 0.90)

@@ -10,12 +10,12 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from pipelines.core.settings import Settings, dagster_home_path
+from pipelines.core.warehouse import connect
 from pipelines.definitions import build_definitions
 from pipelines.lifecycle import DAGSTER_YAML, dagster_home
 from pipelines.run import PipelineFailed, run_pipeline
 from pipelines.run_status import read_run_status, record_failure, status_path
-from pipelines.settings import Settings, dagster_home_path
-from pipelines.warehouse import connect
 from tests.conftest import CLEAN_LANDING, another_writer
 
 NEW_EVENT = (

@@ -1,4 +1,4 @@
-"""pipelines/warm_checks.py: the process that imports GX while `funnel run` starts, and runs its checks."""
+"""pipelines/speedups/warm_checks.py: the process that imports GX while `funnel run` starts, and runs its checks."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ import pytest
 
 from data_checks.catalog import all_checks
 from data_checks.runner import run_unverified
-from pipelines import warehouse, warm_checks, warm_dbt
 from pipelines.checks import CHECK_GROUPS
+from pipelines.core import warehouse
+from pipelines.core.settings import Settings, dbt_target_path
 from pipelines.ingest.load import ingest_landing
 from pipelines.run import run_pipeline
-from pipelines.settings import Settings, dbt_target_path
+from pipelines.speedups import warm_checks, warm_dbt
 from tests.conftest import CLEAN_LANDING, DIRTY_LANDING
 
 INGEST_CHECKS = [c for c in all_checks() if c.asset in CHECK_GROUPS["ingest_landing_checks"]]
@@ -97,8 +98,8 @@ def _recording(monkeypatch, module) -> list:
 
 def test_funnel_run_builds_and_checks_in_the_processes_it_started(tmp_path, monkeypatch):
     """By default `funnel run` starts both processes before it loads Dagster: dbt's log lines of the build
-    carry the dbt process's pid (pipelines/warm_dbt.py), and both check steps ran in the check process."""
-    monkeypatch.delenv("FUNNEL_CHECK_PROCESS", raising=False)
+    carry the dbt process's pid (pipelines/speedups/warm_dbt.py), and both check steps ran in the check process."""
+    monkeypatch.delenv("FUNNEL_SPEEDUPS", raising=False)
     dbt_processes, check_processes = _recording(monkeypatch, warm_dbt), _recording(monkeypatch, warm_checks)
     settings = Settings.from_env(CLEAN_LANDING, tmp_path / "warehouse.duckdb")
     run_pipeline(settings)
@@ -107,16 +108,3 @@ def test_funnel_run_builds_and_checks_in_the_processes_it_started(tmp_path, monk
     pids = {json.loads(line)["info"]["pid"] for line in log.read_text().splitlines() if line.startswith("{")}
     assert pids == {dbt_process.pid}
     assert check_process.requests_served == 2  # ingest_landing_checks, mart_checks
-
-
-def test_with_check_process_0_funnel_run_checks_in_its_own_process(tmp_path, monkeypatch):
-    monkeypatch.setenv("FUNNEL_CHECK_PROCESS", "0")
-    check_processes = _recording(monkeypatch, warm_checks)
-    settings = Settings.from_env(CLEAN_LANDING, tmp_path / "warehouse.duckdb")
-    outcome = run_pipeline(settings)
-    assert check_processes == []
-    with warehouse.connect(settings.warehouse, read_only=True) as con:
-        [(checked,)] = con.execute(
-            "SELECT count(*) FROM audit.check_results WHERE run_id = ?", [outcome.run_id]
-        ).fetchall()
-    assert checked == len(all_checks())

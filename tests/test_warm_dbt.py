@@ -1,4 +1,4 @@
-"""pipelines/warm_dbt.py: the dbt process `funnel run` starts ahead of the build, and `funnel-dbt`."""
+"""pipelines/speedups/warm_dbt.py: the dbt process `funnel run` starts ahead of the build, and `funnel-dbt`."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import warm_dbt
-from pipelines.settings import DBT_PROJECT_DIR
+from pipelines.core.settings import DBT_PROJECT_DIR
+from pipelines.speedups import warm_dbt
 
 CLIENT = Path(sys.executable).with_name(warm_dbt.CLIENT_EXECUTABLE)
 

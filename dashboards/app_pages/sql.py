@@ -6,7 +6,7 @@ import pyarrow.csv as pacsv
 import streamlit as st
 
 from dashboards import connections, data, ui
-from dashboards.sql_guard import QueryError, QueryRefused, QueryTimeout, run_readonly_query
+from pipelines.core.sql_guard import QueryError, QueryRefused, QueryTimeout, run_readonly_query
 
 EXAMPLES = {
     "Weekly KPIs, latest 12 weeks": "SELECT *\nFROM marts.kpi_weekly\nORDER BY period_start DESC\nLIMIT 12",

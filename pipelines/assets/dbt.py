@@ -15,10 +15,10 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from pipelines.core.settings import DBT_PROJECT_DIR, Settings, dbt_target_path
 from pipelines.dbt_build import build_fingerprint, project_files
 from pipelines.ingest.ledger import ensure_tables, last_published_fingerprint
 from pipelines.resources import WarehouseResource
-from pipelines.settings import DBT_PROJECT_DIR, dbt_target_path
 
 DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
@@ -66,7 +66,7 @@ def dbt_build_args(conversion_window_days: int, full_refresh: bool, unit_tests: 
 
 
 class WindowConfig(dg.Config):
-    conversion_window_days: int = int(os.environ.get("FUNNEL_CONVERSION_WINDOW_DAYS", "30"))
+    conversion_window_days: int = Settings.from_env().conversion_window_days
 
 
 class DbtRunConfig(WindowConfig):
@@ -95,8 +95,8 @@ def dbt_models(
 ):
     # dbt-duckdb opens the warehouse itself (profiles.yml reads FUNNEL_WAREHOUSE); this process
     # holds no connection meanwhile, only the writer lock.
-    os.environ["FUNNEL_WAREHOUSE"] = warehouse.path
-    os.environ["FUNNEL_DUCKDB_MEMORY_LIMIT"] = warehouse.memory_limit
+    # dagster-dbt hands dbt this process's environment: the settings' dbt variables go there.
+    os.environ.update(warehouse.settings().dbt_env())
     with warehouse.writer_lock():
         if not config.full_refresh and nothing_to_build(warehouse, config.conversion_window_days):
             # Nothing loaded since the last published build (pipelines/lifecycle.py): no output, so the

@@ -8,11 +8,7 @@ models and tests are built there (`dbt`).
 
 from __future__ import annotations
 
-import os
-
 TARGETS = ("duckdb", "postgres", "spark")
-DEFAULT_TARGET = "duckdb"
-TARGET_ENV = "FUNNEL_TARGET"
 
 
 class UnknownTarget(ValueError):
@@ -20,8 +16,10 @@ class UnknownTarget(ValueError):
 
 
 def resolve_target(target: str | None = None) -> str:
-    """The dbt target to use: `target` if given, else $FUNNEL_TARGET, else duckdb."""
-    value = (target or os.environ.get(TARGET_ENV) or DEFAULT_TARGET).strip().lower()
+    """The dbt target to use: `target` if given, else the settings' (FUNNEL_TARGET, default duckdb)."""
+    from pipelines.core.settings import Settings
+
+    value = (target or Settings.from_env().target).strip().lower()
     if value not in TARGETS:
         raise UnknownTarget(f"unknown target {value!r}: one of {', '.join(TARGETS)}")
     return value

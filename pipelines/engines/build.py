@@ -24,9 +24,9 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.core.settings import DBT_PROJECT_DIR, Settings
 from pipelines.engines import resolve_target
 from pipelines.engines.export import RAW_PARQUET_ENV, export_raw_parquet, raw_parquet_dir
-from pipelines.settings import DBT_PROJECT_DIR, Settings
 
 
 @dataclass
@@ -36,15 +36,15 @@ class DbtOutcome:
 
 
 def target_env(target: str, settings: Settings) -> dict[str, str]:
-    """Variables the dbt profile of `target` reads (added to the caller's environment)."""
+    """Variables the dbt profile of `target` reads (added to the caller's environment): the settings'
+    (`Settings.dbt_env`), plus PostgreSQL's time zone and where Spark finds the raw Parquet."""
     target = resolve_target(target)
-    if target == "duckdb":
-        return {"FUNNEL_WAREHOUSE": str(settings.warehouse)}
+    env = settings.dbt_env()
     if target == "postgres":
-        return {"PGTZ": "UTC"}
-    from pipelines.engines.spark import spark_env
-
-    return {**spark_env(settings), RAW_PARQUET_ENV: str(raw_parquet_dir(settings))}
+        env["PGTZ"] = "UTC"
+    if target == "spark":
+        env[RAW_PARQUET_ENV] = str(raw_parquet_dir(settings))
+    return env
 
 
 def publish_raw(target: str, settings: Settings, con: duckdb.DuckDBPyConnection | None = None) -> dict[str, int]:

@@ -13,8 +13,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from pipelines.core.settings import Settings
 from pipelines.engines import resolve_target
-from pipelines.settings import Settings
 
 FLOAT_TOLERANCE = 1e-9
 # The public tables of kpi-definitions.md, the dashboard marts, the seed and the as-of row.

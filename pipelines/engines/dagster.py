@@ -21,19 +21,20 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
+from pipelines import speedups
 from pipelines.assets.dbt import DBT_PROJECT, DbtRunConfig, FunnelDbtTranslator, dbt_build_args
 from pipelines.assets.raw import ingest_landing_asset
 from pipelines.checks import ASSET_CHECKS
+from pipelines.core.settings import Settings
 from pipelines.dbt_build import build_fingerprint
 from pipelines.engines import resolve_target
 from pipelines.engines.build import publish_raw, target_env
 from pipelines.engines.schema import SOURCE_TABLES
 from pipelines.ingest.ledger import ensure_tables
 from pipelines.jobs import funnel_pipeline_job
-from pipelines.resources import DbtBuildResource, LandingResource, WarehouseResource
+from pipelines.resources import LandingResource, WarehouseResource
 from pipelines.schedules import daily_funnel_schedule
 from pipelines.sensors import new_landed_files_sensor
-from pipelines.settings import Settings
 
 INGESTION_CHECKS = "ingest_landing_checks"
 
@@ -127,8 +128,8 @@ def build_engine_definitions(settings: Settings, target: str) -> dg.Definitions:
         resources={
             "warehouse": WarehouseResource.from_settings(settings),
             "landing": LandingResource(path=str(settings.landing_dir)),
-            "dbt": DbtBuildResource(
-                project_dir=DBT_PROJECT, profiles_dir=str(DBT_PROJECT.profiles_dir), target=target
+            "dbt": speedups.dbt_resource(
+                settings, project_dir=DBT_PROJECT, profiles_dir=str(DBT_PROJECT.profiles_dir), target=target
             ),
         },
         jobs=[funnel_pipeline_job],

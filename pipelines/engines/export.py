@@ -16,8 +16,8 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.core.settings import Settings
 from pipelines.engines.schema import SOURCE_TABLES, SourceTable, quote
-from pipelines.settings import Settings
 
 RAW_PARQUET_ENV = "FUNNEL_RAW_PARQUET_DIR"
 

@@ -9,13 +9,13 @@ published DuckDB copy are left as they are (the dashboard reads DuckDB; analysts
 from __future__ import annotations
 
 from pipelines import report
+from pipelines.core.settings import Settings
+from pipelines.core.warehouse import connect, writer_lock
 from pipelines.dbt_build import build_fingerprint
 from pipelines.engines import resolve_target
 from pipelines.engines.dagster import build_engine_definitions
 from pipelines.ingest.ledger import ensure_tables, record_successful_run
 from pipelines.run import PipelineFailed, RunOutcome, execute_job
-from pipelines.settings import Settings
-from pipelines.warehouse import connect, writer_lock
 
 
 def run_on_target(settings: Settings, target: str, wait_seconds: float = 0.0) -> RunOutcome:

@@ -1,6 +1,6 @@
 """`funnel sql`: an analyst's read-only query against the public tables of a target.
 
-- duckdb: the published copy, through dashboards.sql_guard (the dashboard's SQL page): DuckDB
+- duckdb: the published copy, through pipelines.core.sql_guard (the dashboard's SQL page): DuckDB
   opens it read-only with external access off and its configuration locked; one SELECT-like
   statement; row and time limits.
 - postgres: a READ ONLY transaction (the server refuses any write or DDL in it), a statement
@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pipelines.core.settings import Settings
 from pipelines.engines import resolve_target
-from pipelines.settings import Settings
 
 
 class SqlError(Exception):
@@ -50,7 +50,7 @@ def run_sql(target: str, query: str, settings: Settings, row_limit: int = 10_000
 
 
 def _duckdb(query: str, settings: Settings, row_limit: int, timeout_s: float) -> QueryResult:
-    from dashboards.sql_guard import PublishedMissing, QueryError, run_readonly_query
+    from pipelines.core.sql_guard import PublishedMissing, QueryError, run_readonly_query
 
     try:
         table, truncated = run_readonly_query(settings.published, query, row_limit=row_limit, timeout_s=timeout_s)

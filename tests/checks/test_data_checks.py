@@ -27,7 +27,7 @@ from data_checks.runner import (
     run_all_checks,
     run_checks,
 )
-from pipelines import warehouse
+from pipelines.core import warehouse
 from pipelines.ingest.load import ingest_landing
 from tests.conftest import DIRTY_LANDING
 

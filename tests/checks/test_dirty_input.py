@@ -13,7 +13,7 @@ import pytest
 from data_checks.ledger_checks import CONSERVATION_CHECKS
 from data_checks.raw_checks import RAW_CHECKS
 from data_checks.runner import any_blocking_failure, run_checks
-from pipelines import warehouse
+from pipelines.core import warehouse
 from pipelines.ingest import load
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "conformance"

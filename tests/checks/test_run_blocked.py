@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 from pipelines.cli import main
+from pipelines.core.warehouse import connect
 from pipelines.run_status import status_path
-from pipelines.warehouse import connect
 from tests.conftest import CLEAN_LANDING
 
 

@@ -110,10 +110,10 @@ class CleanWarehouse:
 
 def build_clean_warehouse(root: Path) -> CleanWarehouse:
     """Load `r0` (two bad files) with the ingestion, then EVENTS and ORDERS with `run_pipeline`."""
+    from pipelines.core.settings import Settings
+    from pipelines.core.warehouse import connect
     from pipelines.ingest.load import ingest_landing
     from pipelines.run import run_pipeline
-    from pipelines.settings import Settings
-    from pipelines.warehouse import connect
 
     landing = root / "landing"
     (landing / "orders").mkdir(parents=True)

@@ -28,8 +28,8 @@ CHANGED_FILE = "orders/orders-1.csv"
 
 def run(landing: Path, warehouse: Path) -> Path:
     """One `funnel run` of `landing` into `warehouse`; the published copy's path."""
+    from pipelines.core.settings import Settings
     from pipelines.run import run_pipeline
-    from pipelines.settings import Settings
 
     settings = Settings.from_env(landing_dir=landing, warehouse=warehouse)
     run_pipeline(settings)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from pipelines.settings import published_path
+from pipelines.core.settings import published_path
 from tests.dashboard.conftest import APP, ROOT
 from tests.dashboard.warehouse_fixture import build_published
 

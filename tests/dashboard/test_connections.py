@@ -13,8 +13,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dashboards import connections, data, sql_guard
-from dashboards.sql_guard import PublishedMissing, open_pinned, run_readonly_query
+from dashboards import connections, data
+from pipelines.core import sql_guard
+from pipelines.core.sql_guard import PublishedMissing, open_pinned, run_readonly_query
 
 
 @pytest.fixture

@@ -9,7 +9,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dashboards.sql_guard import QueryError, QueryRefused, QueryTimeout, connect_readonly, run_readonly_query
+from pipelines.core.sql_guard import (
+    QueryError,
+    QueryRefused,
+    QueryTimeout,
+    connect_readonly,
+    run_readonly_query,
+)
 
 
 def _snapshot(directory: Path) -> dict[str, str]:

@@ -18,8 +18,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from pipelines.core.settings import dbt_target_path
 from pipelines.ingest.ledger import ensure_tables
-from pipelines.settings import dbt_target_path
 from tests.conftest import copy_warehouse
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

@@ -26,13 +26,13 @@ from pathlib import Path
 import pytest
 
 from pipelines import cli
+from pipelines.core.settings import Settings
 from pipelines.engines.build import publish_raw, run_dbt
 from pipelines.engines.compare import PUBLIC_TABLES, compare_public_tables, fetch_table
-from tools.generate import generate_landing
 from pipelines.run import run_pipeline
-from pipelines.settings import Settings
 from tests.conftest import CLEAN_LANDING
 from tests.engines.servers import postgres_available, postgres_server
+from tools.generate import generate_landing
 
 pytestmark = pytest.mark.engines
 
@@ -219,8 +219,8 @@ MACRO_EXPECTED = {
 def test_portability_macros(engines, target):
     from dbt.cli.main import dbtRunner
 
+    from pipelines.core.settings import DBT_PROJECT_DIR
     from pipelines.engines.build import _environ, target_env
-    from pipelines.settings import DBT_PROJECT_DIR
 
     settings = engines["settings"]["conformance"]
     scratch = settings.warehouse.parent / f"macro-test-{target}"

@@ -18,9 +18,9 @@ import pytest
 
 from pipelines import report
 from pipelines.core import contract
+from pipelines.core.warehouse import connect
 from pipelines.ingest import load
 from pipelines.ingest.load import ingest_landing, new_files
-from pipelines.warehouse import connect
 
 EVENT = {"event_name": "checkout_started", "event_time": "2026-03-02T10:00:00Z", "checkout_id": "k1",
          "customer_id": "c1"}
@@ -353,8 +353,8 @@ def test_through_the_pipeline_the_kit_with_mistakes_fixed_gives_the_kit_s_figure
     complete version, an empty file later filled, a .json file, a file outside the source folders,
     `_SUCCESS`, temporaries, a loaded file modified afterwards): once the fixed versions are in, the
     public tables equal the kit's, and every mistake is in the ledger and the run's summary."""
+    from pipelines.core.settings import Settings
     from pipelines.run import run_pipeline
-    from pipelines.settings import Settings
     from tests.conftest import CLEAN_LANDING, read_expected
     from tests.test_incremental import _marts
 
@@ -424,7 +424,7 @@ def _contents(warehouse: Path) -> dict[str, list[tuple]]:
 KILLED_INGEST = """
 import sys
 from pipelines.ingest.load import ingest_landing
-from pipelines.warehouse import connect
+from pipelines.core.warehouse import connect
 with connect(sys.argv[1]) as con:
     print("started", flush=True)
     ingest_landing(con, sys.argv[2], chunk_rows=40)

@@ -12,9 +12,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from pipelines.core.warehouse import connect
 from pipelines.ingest import load
 from pipelines.ingest.load import ingest_landing
-from pipelines.warehouse import connect
 from tests.conftest import CLEAN_LANDING, DIRTY_LANDING, read_expected
 
 LEDGER_COLUMNS = ("source", "file_path", "status", "rows_read", "rows_loaded", "rows_rejected", "duplicates_dropped")
@@ -331,7 +331,7 @@ def test_duckdb_session_timezone_does_not_matter(tmp_path, monkeypatch):
     warehouse = tmp_path / "w.duckdb"
     con = duckdb.connect(str(warehouse))
     con.execute("SET TimeZone = 'Asia/Tokyo'")
-    from pipelines.warehouse import configure
+    from pipelines.core.warehouse import configure
 
     configure(con)
     ingest_landing(con, CLEAN_LANDING)

@@ -30,10 +30,10 @@ from datetime import datetime
 from typing import IO
 
 from data_checks.runner import CheckResult
+from pipelines.core.settings import prepare_process
 
 # What the checks import when they first run (`python -X importtime`).
 WARM_IMPORTS = (
-    "pipelines.settings",  # GX analytics off before great_expectations is imported
     "great_expectations",
     "great_expectations.expectations",
     "great_expectations.checkpoint",
@@ -64,7 +64,7 @@ def _result_from_json(fields: dict) -> CheckResult:
 def _answer(request: CheckRequest) -> dict:
     from data_checks.catalog import all_checks
     from data_checks.runner import run_unverified
-    from pipelines import warehouse
+    from pipelines.core import warehouse
 
     by_name = {check.name: check for check in all_checks()}
     with warehouse.connect(request.warehouse, memory_limit=request.memory_limit, threads=request.threads) as con:
@@ -76,6 +76,7 @@ def _answer(request: CheckRequest) -> dict:
 
 def serve(requests: IO[str], answers: IO[str]) -> int:
     """Import, then answer each request line with one answer line, until `requests` ends."""
+    prepare_process()  # GX analytics off before great_expectations is imported
     for module in WARM_IMPORTS:
         __import__(module)
     for line in requests:
@@ -125,7 +126,7 @@ def started() -> Iterator[_CheckProcess]:
     # Answers on stdout; anything GX or a library prints goes to stderr, which is dropped: errors
     # come back as answers.
     process = subprocess.Popen(
-        [sys.executable, "-m", "pipelines.warm_checks"],
+        [sys.executable, "-m", "pipelines.speedups.warm_checks"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.settings import DEFAULT_DUCKDB_MEMORY_LIMIT
+from pipelines.core.settings import Settings
 
 
 class WarehouseBusyError(RuntimeError):
@@ -76,7 +76,9 @@ def writer_lock(warehouse: Path, wait_seconds: float = 0.0) -> Iterator[None]:
         os.close(fd)
 
 
-def configure(con: duckdb.DuckDBPyConnection, memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT, threads: int = 2) -> None:
+def configure(
+    con: duckdb.DuckDBPyConnection, memory_limit: str = Settings.duckdb_memory_limit, threads: int = Settings.duckdb_threads
+) -> None:
     con.execute("SET TimeZone = 'UTC'")
     con.execute(f"SET memory_limit = '{memory_limit}'")
     con.execute(f"SET threads = {int(threads)}")
@@ -87,7 +89,11 @@ def configure(con: duckdb.DuckDBPyConnection, memory_limit: str = DEFAULT_DUCKDB
 
 @contextlib.contextmanager
 def connect(
-    path: Path | str, *, read_only: bool = False, memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT, threads: int = 2
+    path: Path | str,
+    *,
+    read_only: bool = False,
+    memory_limit: str = Settings.duckdb_memory_limit,
+    threads: int = Settings.duckdb_threads,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A short-lived DuckDB connection pinned to UTC; closed on exit."""
     path = Path(path)

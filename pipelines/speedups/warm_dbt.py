@@ -135,7 +135,7 @@ def started() -> Iterator[subprocess.Popen]:
             # Its own streams are the client's once it serves; until then it has nothing to say
             # (if it fails to start, the client finds no listener and runs dbt itself).
             process = subprocess.Popen(
-                [sys.executable, "-m", "pipelines.warm_dbt", str(listener.fileno()), socket_path],
+                [sys.executable, "-m", "pipelines.speedups.warm_dbt", str(listener.fileno()), socket_path],
                 pass_fds=[listener.fileno()],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,

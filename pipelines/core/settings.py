@@ -1,0 +1,209 @@
+"""Every `FUNNEL_*` setting, its default and what it does: one `Settings` object, read from the
+environment by `Settings.from_env()`. Nothing else reads a `FUNNEL_*` variable for a setting, and
+importing this module changes nothing: the entry points call `prepare_process()`, and dbt gets its
+variables from `Settings.dbt_env()` and `Settings.dbt_vars()`.
+
+`funnel settings` prints every setting with its value, default and meaning.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+
+
+def _setting(env: str, doc: str) -> dict:
+    return {"env": env, "doc": doc}
+
+
+@dataclass(frozen=True)
+class Settings:
+    landing_dir: Path = field(default=Path("data/landing"), metadata=_setting(
+        "FUNNEL_LANDING_DIR", "the landing directory files arrive in"))
+    warehouse: Path = field(default=Path("data/warehouse.duckdb"), metadata=_setting(
+        "FUNNEL_WAREHOUSE", "the pipeline's DuckDB file; readers use the published copy beside it"))
+    conversion_window_days: int = field(default=30, metadata=_setting(
+        "FUNNEL_CONVERSION_WINDOW_DAYS",
+        "the conversion window in days (kpi-definitions.md); a change rebuilds the incremental models"))
+    duckdb_memory_limit: str = field(default="1.6GB", metadata=_setting(
+        "FUNNEL_DUCKDB_MEMORY_LIMIT",
+        "DuckDB's memory_limit per connection, ingestion and dbt alike; a run's peak is about this + 1 GB"))
+    duckdb_threads: int = field(default=os.cpu_count() or 2, metadata=_setting(
+        "FUNNEL_DUCKDB_THREADS", "DuckDB's threads, ingestion and dbt alike (default: every core)"))
+    speedups: bool = field(default=True, metadata=_setting(
+        "FUNNEL_SPEEDUPS",
+        "the speed machinery of `funnel run` (pipelines/speedups/: a dbt process and a check process "
+        "started ahead, the garbage collector tuned); 0 runs plainly, with the same results"))
+    freshness_hours: float = field(default=36.0, metadata=_setting(
+        "FUNNEL_FRESHNESS_HOURS", "age of the newest event after which the freshness check warns"))
+    gx_docs_dir: Path | None = field(default=None, metadata=_setting(
+        "FUNNEL_GX_DOCS_DIR", "where `funnel check` builds GX Data Docs (default: gx_docs/ beside the warehouse)"))
+    published_copy: Path | None = field(default=None, metadata=_setting(
+        "FUNNEL_PUBLISHED",
+        "the published copy the dashboard reads (default: <warehouse stem>.published.duckdb beside the warehouse)"))
+    log_level: str = field(default="ERROR", metadata=_setting(
+        "FUNNEL_LOG_LEVEL", "level of Dagster's console log during `funnel run`"))
+    target: str = field(default="duckdb", metadata=_setting(
+        "FUNNEL_TARGET", "the engine dbt builds on: duckdb, postgres or spark (docs/engines.md)"))
+    dbt_threads: int = field(default=2, metadata=_setting(
+        "FUNNEL_DBT_THREADS", "dbt's threads on PostgreSQL and Spark (DuckDB uses FUNNEL_DUCKDB_THREADS)"))
+    spark_master: str = field(default="local[2]", metadata=_setting(
+        "FUNNEL_SPARK_MASTER", "the Spark master of the spark target"))
+    spark_shuffle_partitions: int = field(default=4, metadata=_setting(
+        "FUNNEL_SPARK_SHUFFLE_PARTITIONS", "spark.sql.shuffle.partitions of the spark target"))
+    spark_warehouse_dir: Path | None = field(default=None, metadata=_setting(
+        "FUNNEL_SPARK_WAREHOUSE_DIR",
+        "the spark target's spark.sql.warehouse.dir (default: <warehouse stem>.spark/warehouse beside the warehouse)"))
+    spark_metastore_dir: Path | None = field(default=None, metadata=_setting(
+        "FUNNEL_SPARK_METASTORE_DIR",
+        "the spark target's Derby metastore (default: <warehouse stem>.spark/ beside the warehouse)"))
+
+    def __post_init__(self) -> None:
+        # Paths are absolute from here on: the dbt process and the dashboard run in other folders.
+        object.__setattr__(self, "landing_dir", Path(self.landing_dir).resolve())
+        object.__setattr__(self, "warehouse", Path(self.warehouse).resolve())
+        for name in ("gx_docs_dir", "published_copy", "spark_warehouse_dir", "spark_metastore_dir"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, Path(getattr(self, name)).resolve())
+
+    @classmethod
+    def from_env(
+        cls, landing_dir: Path | str | None = None, warehouse: Path | str | None = None, *,
+        environ: dict[str, str] | None = None,
+    ) -> Settings:
+        """The settings in force: each `FUNNEL_*` variable that is set and not empty, else its
+        default; `landing_dir` and `warehouse` (the CLI's --landing and --warehouse) win when given."""
+        environ = os.environ if environ is None else environ
+        values = {}
+        for f in fields(cls):
+            raw = environ.get(f.metadata["env"], "").strip()
+            if raw:
+                values[f.name] = _parse(f.type, raw, f.metadata["env"])
+        overrides = {"landing_dir": landing_dir, "warehouse": warehouse}
+        values.update({name: value for name, value in overrides.items() if value is not None})
+        return cls(**values)
+
+    def with_(self, **changes) -> Settings:
+        return replace(self, **changes)
+
+    # ---- paths derived from the warehouse: one rule each --------------------------------------
+
+    @property
+    def published(self) -> Path:
+        return self.published_copy or published_path(self.warehouse)
+
+    @property
+    def dbt_target_dir(self) -> Path:
+        return dbt_target_path(self.warehouse)
+
+    @property
+    def gx_docs(self) -> Path:
+        return self.gx_docs_dir or self.warehouse.parent / "gx_docs"
+
+    @property
+    def spark_dirs(self) -> tuple[Path, Path]:
+        """(spark.sql.warehouse.dir, the Derby metastore's folder) of the spark target."""
+        base = self.warehouse.with_name(f"{self.warehouse.stem}.spark")
+        return self.spark_warehouse_dir or base / "warehouse", self.spark_metastore_dir or base
+
+    # ---- what other processes are handed ------------------------------------------------------
+
+    def dbt_env(self) -> dict[str, str]:
+        """The variables dbt's profiles.yml reads for the DuckDB target: the one way dbt learns the
+        warehouse, its memory limit and its threads."""
+        return {
+            "FUNNEL_WAREHOUSE": str(self.warehouse),
+            "FUNNEL_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
+            "FUNNEL_DUCKDB_THREADS": str(self.duckdb_threads),
+            "FUNNEL_DBT_THREADS": str(self.dbt_threads),
+            "FUNNEL_SPARK_MASTER": self.spark_master,
+            "FUNNEL_SPARK_SHUFFLE_PARTITIONS": str(self.spark_shuffle_partitions),
+            "FUNNEL_SPARK_WAREHOUSE_DIR": str(self.spark_dirs[0]),
+            "FUNNEL_SPARK_METASTORE_DIR": str(self.spark_dirs[1]),
+        }
+
+    def dbt_vars(self) -> dict[str, object]:
+        """dbt's `--vars`: the rules the models take from the settings."""
+        return {"conversion_window_days": self.conversion_window_days}
+
+    def environment(self) -> dict[str, str]:
+        """Every setting as the variables `from_env` reads back: for child processes (the dashboard,
+        `dagster dev`) so that they see exactly these settings."""
+        env = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is not None:
+                env[f.metadata["env"]] = ("1" if value else "0") if isinstance(value, bool) else str(value)
+        return env
+
+
+def setting_docs() -> list[tuple[str, str, str]]:
+    """(variable, default, what it does) for every setting, in order (README.md's table)."""
+    return [(f.metadata["env"], "" if f.default is None else str(f.default), f.metadata["doc"])
+            for f in fields(Settings)]
+
+
+def _parse(kind: str, raw: str, name: str):
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "bool":
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a valid {kind}") from None
+    if kind.startswith("Path"):
+        return Path(raw)
+    return raw
+
+
+def published_path(warehouse: Path | str) -> Path:
+    """Where readers find the published copy of a warehouse: beside it, `<stem>.published.duckdb`."""
+    warehouse = Path(warehouse)
+    return warehouse.with_name(f"{warehouse.stem}.published.duckdb")
+
+
+def dbt_target_path(warehouse: Path | str) -> Path:
+    """dbt's artifacts for builds of a warehouse: beside it, `<stem>.dbt-target/`. One fixed folder
+    per warehouse (runs are serialised by the writer lock) keeps dbt's partial-parse cache between
+    runs: parsing the project again costs ~3 s per run."""
+    warehouse = Path(warehouse)
+    return warehouse.with_name(f"{warehouse.stem}.dbt-target")
+
+
+def dagster_home_path(warehouse: Path | str) -> Path:
+    """The Dagster instance that records the runs of a warehouse (run history, asset materializations,
+    check results) when DAGSTER_HOME is not set: beside it, `<stem>.dagster/`."""
+    warehouse = Path(warehouse)
+    return warehouse.with_name(f"{warehouse.stem}.dagster")
+
+
+TELEMETRY_OFF = {
+    "DAGSTER_DISABLE_TELEMETRY": "1",
+    "DO_NOT_TRACK": "1",
+    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+    "GX_ANALYTICS_ENABLED": "false",
+}
+
+
+def prepare_process() -> None:
+    """Telemetry off everywhere (no call may wait on the network), and `dbt` on PATH the one beside
+    this interpreter (dagster-dbt runs `dbt` from PATH, activated virtualenv or not). Called by every
+    entry point before it imports Dagster, dbt, GX or Streamlit: the CLI, the Dagster definitions,
+    the dashboard's launcher, the data-check runner."""
+    for name, value in TELEMETRY_OFF.items():
+        os.environ.setdefault(name, value)
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
