@@ -72,7 +72,7 @@ def run_status() -> dict | None:
     """The last run's outcome beside the published copy (`<published stem>.run-status.json`, written by
     the pipeline's job: pipelines/run_status.py), or None before any run wrote it. A failed run leaves
     the published copy as it was, so only this file says the data is not newer. Read at each call."""
-    from pipelines.run_status import read_status_file, status_path_of_published
+    from pipelines.core.run_status import read_status_file, status_path_of_published
 
     return read_status_file(status_path_of_published(published_path()))
 

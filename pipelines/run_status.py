@@ -2,7 +2,7 @@
 
 When a run fails (a blocking data check, a dbt error), the published copy keeps the last good data,
 and the failure cannot be written into it; this small JSON file tells readers (the dashboard's Data
-health page) why the copy is not newer. It is written inside the Dagster job only, by one function
+health page, through pipelines/core/run_status.py) why the copy is not newer. It is written inside the Dagster job only, by one function
 for each outcome: `published_warehouse` writes the success when it has replaced the copy
 (pipelines/assets/publish.py), and the failure hook `pipelines.hooks.record_failed_run` calls
 `record_failure` when a step of the run fails (a run from `funnel run`, the Dagster UI, the sensor or
@@ -16,12 +16,8 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pipelines.core.run_status import read_status_file, status_path_of_published
 from pipelines.core.settings import published_path
-
-
-def status_path_of_published(published: Path | str) -> Path:
-    published = Path(published)
-    return published.with_name(published.stem + ".run-status.json")
 
 
 def status_path(warehouse: Path | str) -> Path:
@@ -49,14 +45,6 @@ def write_run_status(warehouse: Path | str, *, run_id: str, status: str, message
 
 def read_run_status(warehouse: Path | str) -> dict | None:
     return read_status_file(status_path(warehouse))
-
-
-def read_status_file(path: Path | str) -> dict | None:
-    """The status file's content, or None when there is none (or it cannot be read)."""
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return None
 
 
 def record_failure(

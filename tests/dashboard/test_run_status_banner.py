@@ -7,7 +7,7 @@ import shutil
 
 from streamlit.testing.v1 import AppTest
 
-from pipelines.run_status import status_path_of_published
+from pipelines.core.run_status import status_path_of_published
 from tests.dashboard.conftest import APP
 
 
