@@ -12,7 +12,7 @@ Every result is also written to `audit.check_results` with the Dagster run id, w
 `funnel run` names the failed check (`data_checks.runner.read_results(con, run_id)`).
 
 `funnel run` runs the checks in a process that imported GX while the run started
-(`pipelines.speedups.warm_checks`; FUNNEL_CHECK_PROCESS=0 turns it off); otherwise (and in `dagster dev`, sensors,
+(`pipelines.speedups.warm_checks`; FUNNEL_SPEEDUPS=0 turns it off); otherwise (and in `dagster dev`, sensors,
 tests with `dg.materialize`) they run in the op's own process. The same code
 runs either way.
 

@@ -151,6 +151,16 @@ def cmd_dagster(args: argparse.Namespace) -> int:
             continue
 
 
+def cmd_settings(args: argparse.Namespace) -> int:
+    """Every setting: its variable, the value in force, its default and what it does."""
+    from pipelines.core.settings import setting_docs
+
+    settings = Settings.from_env()
+    for (variable, default, meaning), value in zip(setting_docs(), settings.environment_values(), strict=True):
+        print(f"{variable}={value}\n    default: {default or '(derived, see below)'}\n    {meaning}")
+    return 0
+
+
 def cmd_sql(args: argparse.Namespace) -> int:
     from pipelines.engines import UnknownTarget, resolve_target
     from pipelines.engines.sql import SqlError, format_result, run_sql
@@ -217,6 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     dashboard.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     dashboard.set_defaults(handler=cmd_dashboard)
 
+    shown = commands.add_parser("settings", help="print every FUNNEL_* setting: value in force, default, meaning")
+    shown.set_defaults(handler=cmd_settings)
     ui = commands.add_parser("dagster", help="serve the Dagster UI over the runs `funnel run` recorded")
     ui.add_argument("--warehouse", help="DuckDB file (default $FUNNEL_WAREHOUSE or data/warehouse.duckdb)")
     ui.add_argument("--landing", help="landing directory runs launched from the UI read (default $FUNNEL_LANDING_DIR or data/landing)")

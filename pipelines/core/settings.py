@@ -17,8 +17,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 
 
-def _setting(env: str, doc: str) -> dict:
-    return {"env": env, "doc": doc}
+def _setting(env: str, doc: str, default_shown: str | None = None) -> dict:
+    return {"env": env, "doc": doc, "default_shown": default_shown}
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class Settings:
         "FUNNEL_DUCKDB_MEMORY_LIMIT",
         "DuckDB's memory_limit per connection, ingestion and dbt alike; a run's peak is about this + 1 GB"))
     duckdb_threads: int = field(default=os.cpu_count() or 2, metadata=_setting(
-        "FUNNEL_DUCKDB_THREADS", "DuckDB's threads, ingestion and dbt alike (default: every core)"))
+        "FUNNEL_DUCKDB_THREADS", "DuckDB's threads, ingestion and dbt alike", "every core"))
     speedups: bool = field(default=True, metadata=_setting(
         "FUNNEL_SPEEDUPS",
         "the speed machinery of `funnel run` (pipelines/speedups/: a dbt process and a check process "
@@ -56,6 +56,8 @@ class Settings:
         "FUNNEL_SPARK_MASTER", "the Spark master of the spark target"))
     spark_shuffle_partitions: int = field(default=4, metadata=_setting(
         "FUNNEL_SPARK_SHUFFLE_PARTITIONS", "spark.sql.shuffle.partitions of the spark target"))
+    spark_schema: str = field(default="funnel", metadata=_setting(
+        "FUNNEL_SPARK_SCHEMA", "the schema (database) the spark target builds the models in"))
     spark_warehouse_dir: Path | None = field(default=None, metadata=_setting(
         "FUNNEL_SPARK_WAREHOUSE_DIR",
         "the spark target's spark.sql.warehouse.dir (default: <warehouse stem>.spark/warehouse beside the warehouse)"))
@@ -122,6 +124,7 @@ class Settings:
             "FUNNEL_DUCKDB_THREADS": str(self.duckdb_threads),
             "FUNNEL_DBT_THREADS": str(self.dbt_threads),
             "FUNNEL_SPARK_MASTER": self.spark_master,
+            "FUNNEL_SPARK_SCHEMA": self.spark_schema,
             "FUNNEL_SPARK_SHUFFLE_PARTITIONS": str(self.spark_shuffle_partitions),
             "FUNNEL_SPARK_WAREHOUSE_DIR": str(self.spark_dirs[0]),
             "FUNNEL_SPARK_METASTORE_DIR": str(self.spark_dirs[1]),
@@ -131,21 +134,21 @@ class Settings:
         """dbt's `--vars`: the rules the models take from the settings."""
         return {"conversion_window_days": self.conversion_window_days}
 
-    def environment(self) -> dict[str, str]:
-        """Every setting as the variables `from_env` reads back: for child processes (the dashboard,
-        `dagster dev`) so that they see exactly these settings."""
-        env = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if value is not None:
-                env[f.metadata["env"]] = ("1" if value else "0") if isinstance(value, bool) else str(value)
-        return env
+    def environment_values(self) -> list[str]:
+        """Every setting's value as its variable would say it, in order ('' for an unset path)."""
+        return [_shown(getattr(self, f.name)) for f in fields(self)]
 
 
 def setting_docs() -> list[tuple[str, str, str]]:
     """(variable, default, what it does) for every setting, in order (README.md's table)."""
-    return [(f.metadata["env"], "" if f.default is None else str(f.default), f.metadata["doc"])
+    return [(f.metadata["env"], f.metadata["default_shown"] or _shown(f.default), f.metadata["doc"])
             for f in fields(Settings)]
+
+
+def _shown(value) -> str:
+    if value is None:
+        return ""
+    return ("1" if value else "0") if isinstance(value, bool) else str(value)
 
 
 def _parse(kind: str, raw: str, name: str):

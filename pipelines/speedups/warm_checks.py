@@ -2,7 +2,7 @@
 
 Importing GX (and scipy, for the movement checks) takes ~2.3 s of a 2-core machine,
 and the first check step comes right after ingestion, so in a run that import sat on the critical
-path. By default (FUNNEL_CHECK_PROCESS=0 turns it off) `funnel run` starts this process when it
+path. By default (FUNNEL_SPEEDUPS=0 turns it off) `funnel run` starts this process when it
 knows there is something to build (`started()`): it
 imports them while the run imports Dagster, creates the run and ingests, then runs the checks each
 check step asks for (`run()`) on the warehouse, with the same code as in-process

@@ -1,0 +1,75 @@
+"""One Settings object (pipelines/core/settings.py) holds every FUNNEL_* setting: its default, its
+meaning, how it is read, and how dbt is handed it. Copies elsewhere are compared with it here."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from pipelines.cli import main
+from pipelines.core.settings import Settings, setting_docs
+
+ROOT = Path(__file__).resolve().parents[1]
+# Variables that are plumbing between the project's own processes, not settings a user sets.
+INTERNAL = {"FUNNEL_DBT_SOCKET", "FUNNEL_RAW_PARQUET_DIR"}
+
+
+def test_from_env_reads_every_kind_and_the_cli_paths_win(tmp_path):
+    env = {"FUNNEL_CONVERSION_WINDOW_DAYS": "7", "FUNNEL_FRESHNESS_HOURS": "1.5", "FUNNEL_SPEEDUPS": "off",
+           "FUNNEL_GX_DOCS_DIR": str(tmp_path / "docs"), "FUNNEL_WAREHOUSE": str(tmp_path / "env.duckdb"),
+           "FUNNEL_DUCKDB_THREADS": "", "FUNNEL_TARGET": "postgres"}
+    s = Settings.from_env(None, tmp_path / "cli.duckdb", environ=env)
+    assert (s.conversion_window_days, s.freshness_hours, s.speedups, s.target) == (7, 1.5, False, "postgres")
+    assert s.gx_docs == tmp_path / "docs" and s.warehouse == tmp_path / "cli.duckdb"
+    assert s.duckdb_threads == Settings.duckdb_threads  # empty means unset
+    assert s.published == tmp_path / "cli.published.duckdb"
+    assert Settings.from_env(environ={}).warehouse == Path("data/warehouse.duckdb").resolve()
+
+
+def test_a_value_that_does_not_parse_names_its_variable(monkeypatch, capsys):
+    with pytest.raises(ValueError, match="FUNNEL_CONVERSION_WINDOW_DAYS='thirty' is not a valid int"):
+        Settings.from_env(environ={"FUNNEL_CONVERSION_WINDOW_DAYS": "thirty"})
+    monkeypatch.setenv("FUNNEL_SPEEDUPS", "maybe")
+    with pytest.raises(ValueError, match="FUNNEL_SPEEDUPS='maybe' is not a valid bool"):
+        main(["settings"])
+
+
+def test_dbt_is_handed_the_warehouse_memory_and_threads_of_the_settings(tmp_path):
+    s = Settings(warehouse=tmp_path / "w.duckdb", duckdb_memory_limit="900MB", duckdb_threads=3)
+    env = s.dbt_env()
+    assert (env["FUNNEL_WAREHOUSE"], env["FUNNEL_DUCKDB_MEMORY_LIMIT"], env["FUNNEL_DUCKDB_THREADS"]) == (
+        str(tmp_path / "w.duckdb"), "900MB", "3")
+    assert s.dbt_vars() == {"conversion_window_days": 30}
+
+
+def test_every_funnel_variable_the_code_reads_is_a_setting():
+    read = set()
+    for folder in ("pipelines", "dashboards", "data_checks", "tools", "dbt_project"):
+        for path in (ROOT / folder).rglob("*"):
+            if path.suffix in (".py", ".yml", ".sql") and "target" not in path.parts:
+                read |= set(re.findall(r"FUNNEL_[A-Z_]*[A-Z]", path.read_text()))
+    documented = {variable for variable, _, _ in setting_docs()}
+    assert read - INTERNAL - {"FUNNEL_SPARK"} == documented
+
+
+def test_the_readme_lists_every_setting():
+    readme = (ROOT / "README.md").read_text()
+    assert [v for v, _, _ in setting_docs() if f"`{v}`" not in readme] == []
+
+
+def test_the_dbt_profile_s_fallbacks_are_the_settings_defaults():
+    """profiles.yml's env_var defaults only serve dbt run by hand; they must say what Settings says."""
+    text = (ROOT / "dbt_project" / "profiles.yml").read_text()
+    fallbacks = dict(re.findall(r"env_var\('(FUNNEL_[A-Z_]+)', '([^']*)'\)", text))
+    defaults = {v: d for v, d, _ in setting_docs()}
+    for variable in ("FUNNEL_DUCKDB_MEMORY_LIMIT", "FUNNEL_DBT_THREADS", "FUNNEL_SPARK_MASTER",
+                     "FUNNEL_SPARK_SHUFFLE_PARTITIONS", "FUNNEL_SPARK_SCHEMA"):
+        assert fallbacks[variable] == defaults[variable], variable
+
+
+def test_funnel_settings_prints_every_setting(capsys):
+    assert main(["settings"]) == 0
+    out = capsys.readouterr().out
+    assert [v for v, _, _ in setting_docs() if f"{v}=" not in out] == []
