@@ -96,7 +96,7 @@ def test_no_module_changes_the_environment_when_imported():
         tree = ast.parse(path.read_text())
         for node in tree.body:  # module level only
             text = ast.unparse(node)
-            if "os.environ" in text and any(w in text for w in ("os.environ[", ".update(", ".setdefault(", ".pop(")):
-                if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-                    offenders.append(name)
+            changes = "os.environ" in text and any(w in text for w in ("os.environ[", ".update(", ".setdefault(", ".pop("))
+            if changes and not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                offenders.append(name)
     assert offenders == []
