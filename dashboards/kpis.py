@@ -50,12 +50,6 @@ class Card:
     moved: bool | None  # None: no verdict (not a rate, or too few)
     complete: bool  # cohort complete / period closed
 
-    @property
-    def status_text(self) -> str:
-        if self.on_track is None:
-            return "no target" if self.target is None else "no value"
-        return "on track" if self.on_track else "off track"
-
 
 def _num(v) -> float | None:
     if v is None or v is pd.NA:

@@ -13,6 +13,3 @@ def all_checks() -> list[Check]:
     """Every check, in the order they run and are reported."""
     return [*RAW_CHECKS, *CONSERVATION_CHECKS, *MART_CHECKS, *MOVEMENT_CHECKS]
 
-
-def checks_for_asset(asset: str) -> list[Check]:
-    return [c for c in all_checks() if c.asset == asset]

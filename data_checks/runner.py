@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -419,5 +419,4 @@ def run_unverified(
     return loads, run_checks(con, run_id, checks, freshness_hours=freshness_hours, loads=loads)
 
 
-def results_as_dicts(results: list[CheckResult]) -> list[dict]:
-    return [asdict(r) for r in results]
+

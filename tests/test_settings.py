@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.cli import main
-from pipelines.core.settings import Settings, setting_docs
+from pipelines.core.settings import Settings, dbt_vars, setting_docs
 
 ROOT = Path(__file__).resolve().parents[1]
 # Variables that are plumbing between the project's own processes, not settings a user sets.
@@ -41,7 +41,7 @@ def test_dbt_is_handed_the_warehouse_memory_and_threads_of_the_settings(tmp_path
     env = s.dbt_env()
     assert (env["FUNNEL_WAREHOUSE"], env["FUNNEL_DUCKDB_MEMORY_LIMIT"], env["FUNNEL_DUCKDB_THREADS"]) == (
         str(tmp_path / "w.duckdb"), "900MB", "3")
-    assert s.dbt_vars() == {"conversion_window_days": 30}
+    assert dbt_vars(s.conversion_window_days) == ["--vars", '{"conversion_window_days": 30}']
 
 
 def test_every_funnel_variable_the_code_reads_is_a_setting():

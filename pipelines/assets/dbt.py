@@ -1,7 +1,6 @@
 """The dbt project as Dagster assets: every model and seed an asset, every dbt test an asset check."""
 
 
-import json
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -15,7 +14,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from pipelines.core.settings import DBT_PROJECT_DIR, Settings, dbt_target_path
+from pipelines.core.settings import DBT_PROJECT_DIR, Settings, dbt_target_path, dbt_vars
 from pipelines.dbt_build import build_fingerprint, project_files
 from pipelines.ingest.ledger import ensure_tables, last_published_fingerprint
 from pipelines.resources import WarehouseResource
@@ -59,7 +58,7 @@ TRANSLATOR = FunnelDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_as
 def dbt_build_args(conversion_window_days: int, full_refresh: bool, unit_tests: bool = False) -> list[str]:
     # Unit tests check the SQL, not the data: on DuckDB `make test` runs them, so a run needs only
     # the data tests; on another engine they prove the SQL there and run with every build.
-    args = ["build", "--vars", json.dumps({"conversion_window_days": conversion_window_days})]
+    args = ["build", *dbt_vars(conversion_window_days)]
     if not unit_tests:
         args += ["--exclude-resource-type", "unit_test"]
     return [*args, "--full-refresh"] if full_refresh else args

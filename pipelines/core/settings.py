@@ -1,13 +1,14 @@
 """Every `FUNNEL_*` setting, its default and what it does: one `Settings` object, read from the
 environment by `Settings.from_env()`. Nothing else reads a `FUNNEL_*` variable for a setting, and
 importing this module changes nothing: the entry points call `prepare_process()`, and dbt gets its
-variables from `Settings.dbt_env()` and `Settings.dbt_vars()`.
+variables from `Settings.dbt_env()` and `dbt_vars()`.
 
 `funnel settings` prints every setting with its value, default and meaning.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from dataclasses import dataclass, field, fields, replace
@@ -100,10 +101,6 @@ class Settings:
         return self.published_copy or published_path(self.warehouse)
 
     @property
-    def dbt_target_dir(self) -> Path:
-        return dbt_target_path(self.warehouse)
-
-    @property
     def gx_docs(self) -> Path:
         return self.gx_docs_dir or self.warehouse.parent / "gx_docs"
 
@@ -130,13 +127,15 @@ class Settings:
             "FUNNEL_SPARK_METASTORE_DIR": str(self.spark_dirs[1]),
         }
 
-    def dbt_vars(self) -> dict[str, object]:
-        """dbt's `--vars`: the rules the models take from the settings."""
-        return {"conversion_window_days": self.conversion_window_days}
-
     def environment_values(self) -> list[str]:
         """Every setting's value as its variable would say it, in order ('' for an unset path)."""
         return [_shown(getattr(self, f.name)) for f in fields(self)]
+
+
+def dbt_vars(conversion_window_days: int) -> list[str]:
+    """`--vars` for dbt: the one place the models' variables are spelled (a run's window may come
+    from Dagster's run config instead of the settings)."""
+    return ["--vars", json.dumps({"conversion_window_days": conversion_window_days})]
 
 
 def setting_docs() -> list[tuple[str, str, str]]:

@@ -13,7 +13,6 @@ which saves the 10-20 s a JVM takes to start (the engine tests use it).
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.core.settings import DBT_PROJECT_DIR, Settings
+from pipelines.core.settings import DBT_PROJECT_DIR, Settings, dbt_vars
 from pipelines.engines import resolve_target
 from pipelines.engines.export import RAW_PARQUET_ENV, export_raw_parquet, raw_parquet_dir
 
@@ -64,7 +63,7 @@ def publish_raw(target: str, settings: Settings, con: duckdb.DuckDBPyConnection 
 def dbt_args(command: list[str], target: str, conversion_window_days: int | None = None) -> list[str]:
     args = [*command, "--target", resolve_target(target)]
     if conversion_window_days is not None:
-        args += ["--vars", json.dumps({"conversion_window_days": conversion_window_days})]
+        args += dbt_vars(conversion_window_days)
     return args
 
 

@@ -24,13 +24,6 @@ from pipelines.engines.schema import KINDS, SOURCE_TABLES, SourceTable, quote
 UTC_OPTIONS = "-c timezone=UTC"
 
 
-def connection_env() -> dict[str, str]:
-    """Environment for child processes (dbt): the caller's libpq variables, sessions in UTC."""
-    env = dict(os.environ)
-    env.setdefault("PGTZ", "UTC")
-    return env
-
-
 @contextmanager
 def connect(readonly: bool = False, **overrides) -> Iterator:
     """A psycopg2 connection from the libpq variables (plus `overrides`), in UTC; closed on exit."""
