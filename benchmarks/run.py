@@ -22,15 +22,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import shutil
-import subprocess
 import sys
-import threading
-import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+
+from benchmarks.landing import prepare_data, size_label
+from benchmarks.process import json_tail, loadavg, measure, strip_stdout
+from benchmarks.report import TARGETS, evaluate, machine, print_table
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -38,159 +38,8 @@ FUNNEL = str(BIN / "funnel")
 DBT = str(BIN / "dbt")
 DBT_PROJECT_DIR = ROOT / "dbt_project"
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-EVENTS_PER_CHECKOUT = 3.6
-PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 MEASUREMENTS = ("floor", "full", "rerun", "incremental", "dashboard", "stages")
-TARGETS = {
-    "full_run_over_floor_max": 2.0,
-    "full_run_seconds_max_10M": 90.0,
-    "peak_rss_gb_max": 3.0,
-    "incremental_over_full_max": 0.20,
-    "incremental_10M_over_1M_max": 3.0,
-    "rerun_seconds_max": 10.0,
-    "dashboard_p95_ms_max": 100.0,
-}
-
-
-# --- measuring a process tree -------------------------------------------------------------------
-
-
-def loadavg() -> list[float]:
-    return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
-
-
-def _children_map() -> dict[int, list[int]]:
-    children: dict[int, list[int]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry.name}/stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
-    return children
-
-
-def tree_rss(root: int) -> int:
-    """Resident bytes of a process and all its descendants now."""
-    children = _children_map()
-    total, todo = 0, [root]
-    while todo:
-        pid = todo.pop()
-        try:
-            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_SIZE
-        except (OSError, IndexError, ValueError):
-            pass
-        todo += children.get(pid, [])
-    return total
-
-
-def measure(cmd: list[str], *, env: dict | None = None, cwd: Path | None = None, log: Path | None = None,
-            timeout: float = 7200, check: bool = True) -> dict:
-    """Run a command; wall seconds, peak RSS of its process tree, load average before/after, stdout."""
-    load_before = loadavg()
-    full_env = {**os.environ, **(env or {})}
-    out = subprocess.PIPE
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=full_env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, text=True)
-    peak = [0]
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.is_set():
-            peak[0] = max(peak[0], tree_rss(proc.pid))
-            done.wait(0.05)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    try:
-        stdout, _ = proc.communicate(timeout=timeout)
-    finally:
-        done.set()
-        sampler.join()
-    wall = time.perf_counter() - started
-    if log:
-        log.parent.mkdir(parents=True, exist_ok=True)
-        log.write_text(stdout)
-    result = {"wall_seconds": wall, "peak_rss_mb": peak[0] / 2**20, "exit_code": proc.returncode,
-              "loadavg_before": load_before, "loadavg_after": loadavg()}
-    if proc.returncode != 0:
-        tail = "\n".join(stdout.strip().splitlines()[-15:])
-        if check:
-            raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}:\n{tail}")
-        result["error"] = f"exit code {proc.returncode}: {tail}"
-    result["stdout"] = stdout
-    return result
-
-
-def _json_tail(stdout: str) -> dict:
-    """The JSON object that benchmarks.stages / benchmarks.floor print last."""
-    for line in reversed(stdout.strip().splitlines()):
-        line = line.strip()
-        if line.startswith("{"):
-            return json.loads(line)
-    raise ValueError("no JSON result in the output")
-
-
-def _strip(result: dict) -> dict:
-    return {k: v for k, v in result.items() if k != "stdout"}
-
-
-# --- the data -------------------------------------------------------------------------------------
-
-
-def size_label(events: int) -> str:
-    for unit, name in ((1_000_000, "M"), (1_000, "k")):
-        if events >= unit and events % (unit // 10) == 0:
-            value = events / unit
-            return f"{value:g}{name}"
-    return str(events)
-
-
-def _link_tree(source: Path, target: Path) -> None:
-    """A copy of a landing directory whose data files are hard links (they are never edited) and
-    whose generator state is real copies (the generator rewrites it)."""
-    for path in source.rglob("*"):
-        dest = target / path.relative_to(source)
-        if path.is_dir():
-            dest.mkdir(parents=True, exist_ok=True)
-            continue
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        if path.parts[len(source.parts)] in ("checkout_events", "orders"):
-            os.link(path, dest)
-        else:
-            shutil.copy2(path, dest)
-
-
-def prepare_data(case_dir: Path, events: int, fmt: str, days: int, end: date, skip_generate: bool) -> dict:
-    """`landing` (days of history ending on `end`) and `landing_plus1` (the same + the next day)."""
-    base, plus1 = case_dir / "landing", case_dir / "landing_plus1"
-    checkouts_per_day = max(1, round(events / days / EVENTS_PER_CHECKOUT))
-    info: dict = {"checkouts_per_day": checkouts_per_day, "days": days, "end_date": end.isoformat()}
-    if not (skip_generate and (base / "_generation.json").exists()):
-        shutil.rmtree(case_dir, ignore_errors=True)
-        case_dir.mkdir(parents=True)
-        result = measure([FUNNEL, "generate", "--out", str(base), "--days", str(days), "--checkouts-per-day",
-                          str(checkouts_per_day), "--seed", "1", "--format", fmt, "--end-date", end.isoformat()])
-        info["generate"] = _strip(result)
-    if not (skip_generate and (plus1 / "_generation.json").exists()
-            and json.loads((plus1 / "_generation.json").read_text()).get("id_prefix") == "b"):
-        shutil.rmtree(plus1, ignore_errors=True)
-        _link_tree(base, plus1)
-        result = measure([FUNNEL, "generate", "--out", str(plus1), "--days", "1", "--checkouts-per-day",
-                          str(checkouts_per_day), "--seed", "1", "--format", fmt, "--end-date",
-                          (end + timedelta(days=1)).isoformat(), "--id-prefix", "b"])
-        info["generate_plus1"] = _strip(result)
-    generation = json.loads((base / "_generation.json").read_text())
-    extra = json.loads((plus1 / "_generation.json").read_text())
-    info.update(events=generation["events"], order_rows=generation["order_rows"],
-                files=len(generation["files"]), plus1_events=extra["events"], plus1_order_rows=extra["order_rows"],
-                landing_bytes=sum(p.stat().st_size for p in base.rglob("*") if p.is_file()))
-    return info
-
 
 # --- the measurements ----------------------------------------------------------------------------
 
@@ -223,7 +72,7 @@ def funnel_run(landing: Path, warehouse: Path, dagster_home: Path, log: Path) ->
     result = measure([FUNNEL, "run", "--landing", str(landing), "--warehouse", str(warehouse)], env=env, log=log,
                      check=False)
     found = re.search(r"run-([0-9a-f-]{36})\.log", result["stdout"])
-    out = _strip(result)
+    out = strip_stdout(result)
     if found:
         out["run_id"] = found.group(1)
         try:
@@ -238,7 +87,7 @@ def stage(name: str, paths: list[Path], log: Path, profile: Path | None = None, 
     if profile:
         cmd += ["--profile", str(profile)]
     result = measure(cmd, cwd=ROOT, log=log)
-    return {**_strip(result), **_json_tail(result["stdout"])}
+    return {**strip_stdout(result), **json_tail(result["stdout"])}
 
 
 def dbt_stage(warehouse: Path, case_dir: Path, window_days: int) -> dict:
@@ -253,7 +102,7 @@ def dbt_stage(warehouse: Path, case_dir: Path, window_days: int) -> dict:
     cmd = [DBT, "build", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
            "--target-path", str(target), "--log-path", str(case_dir / "dbt_logs"),
            "--vars", json.dumps({"conversion_window_days": window_days})]
-    result = _strip(measure(cmd, env=env, cwd=DBT_PROJECT_DIR, log=case_dir / "logs" / "dbt_build.log"))
+    result = strip_stdout(measure(cmd, env=env, cwd=DBT_PROJECT_DIR, log=case_dir / "logs" / "dbt_build.log"))
     result["seconds"] = result["wall_seconds"]
     run_results = target / "run_results.json"
     if run_results.exists():
@@ -287,7 +136,7 @@ def run_case(workdir: Path, events: int, fmt: str, args) -> dict:
     floor_db.parent.mkdir(parents=True, exist_ok=True)
     result = measure([sys.executable, "-m", "benchmarks.floor", str(landing), str(floor_db),
                       "--window-days", str(args.window_days)], cwd=ROOT, log=logs / "floor.log")
-    case["floor"] = {**_strip(result), **_json_tail(result["stdout"])}
+    case["floor"] = {**strip_stdout(result), **json_tail(result["stdout"])}
 
     print(f"== {label}: full run from an empty warehouse", flush=True)
     warehouse = _fresh_warehouse(case_dir / "run")
@@ -338,93 +187,6 @@ def run_case(workdir: Path, events: int, fmt: str, args) -> dict:
     case["stages"] = stages
     return case
 
-
-def evaluate(cases: list[dict]) -> list[dict]:
-    """Each target against the measured figures: met or missed, and by how much."""
-    verdicts = []
-
-    def add(case: str, name: str, value: float, limit: float, unit: str) -> None:
-        verdicts.append({"case": case, "target": name, "value": value, "limit": limit, "unit": unit,
-                         "met": value <= limit, "miss_factor": value / limit if limit else None})
-
-    for c in cases:
-        for key in ("full_run", "rerun", "incremental"):
-            if "error" in c.get(key, {}):
-                verdicts.append({"case": c["label"], "target": f"{key} FAILED", "value": float("nan"), "limit": 0,
-                                 "unit": "", "met": False, "miss_factor": float("nan"),
-                                 "error": c[key]["error"]})
-        runs = [c[k] for k in ("full_run", "rerun", "incremental") if k in c]
-        peak = max(r["peak_rss_mb"] for r in runs) / 1024
-        add(c["label"], "full run / floor", c["ratio_full_run_over_floor"], TARGETS["full_run_over_floor_max"], "x")
-        if c["size"] >= 10_000_000:
-            add(c["label"], "full run seconds", c["full_run"]["wall_seconds"], TARGETS["full_run_seconds_max_10M"], "s")
-        add(c["label"], "peak RSS of a run (GB)", peak, TARGETS["peak_rss_gb_max"], "GB")
-        if "incremental" in c:
-            add(c["label"], "incremental / full run", c["ratio_incremental_over_full"],
-                TARGETS["incremental_over_full_max"], "x")
-        if "rerun" in c:
-            add(c["label"], "re-run seconds", c["rerun"]["wall_seconds"], TARGETS["rerun_seconds_max"], "s")
-        if c["size"] >= 10_000_000 and "dashboard" in c:
-            worst = max(q["p95_ms"] for q in c["dashboard"]["queries"].values())
-            add(c["label"], "dashboard worst query p95 (ms)", worst, TARGETS["dashboard_p95_ms_max"], "ms")
-    by_key = {(c["size"], c["format"]): c for c in cases}
-    for (size, fmt), c in by_key.items():
-        small = by_key.get((size // 10, fmt))
-        if size >= 10_000_000 and small and "incremental" in c and "incremental" in small:
-            add(c["label"], "incremental on 10M / on 1M", c["incremental"]["wall_seconds"] /
-                small["incremental"]["wall_seconds"], TARGETS["incremental_10M_over_1M_max"], "x")
-    return verdicts
-
-
-def machine() -> dict:
-    meminfo = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    import duckdb
-
-    def git(*cmd: str) -> str:
-        try:
-            out = subprocess.run(["git", *cmd], cwd=ROOT, capture_output=True, text=True, timeout=30, check=False)
-            return out.stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return ""
-
-    return {"git_commit": git("rev-parse", "HEAD"),
-            # other developers edit the same checkout: the files changed but not committed at the start
-            "git_uncommitted": git("status", "--porcelain", "--untracked-files=no").splitlines(),
-            "nproc": os.cpu_count(), "cpu": cpu, "mem_total_gb": int(meminfo["MemTotal"].split()[0]) / 2**20,
-            "python": platform.python_version(), "duckdb": duckdb.__version__, "platform": platform.platform(),
-            "loadavg_at_start": loadavg()}
-
-
-def print_table(cases: list[dict], verdicts: list[dict]) -> None:
-    def row(*cells):
-        print("  ".join(str(c).ljust(w) for c, w in zip(cells, (34, 14, 14, 14, 14), strict=False)))
-
-    for c in cases:
-        print(f"\n{c['label']}: {c['data']['events']:,} events, {c['data']['order_rows']:,} order rows, "
-              f"{c['data']['files']} files; floor marts equal the pipeline's: {c['marts_equal']}")
-        row("measurement", "seconds", "peak RSS MB", "load before", "load after")
-        items = [("floor (one DuckDB script)", c["floor"]["seconds"], c["floor"])]
-        items += [(title, c[key]["wall_seconds"], c[key]) for key, title in
-                  (("full_run", "full run from empty"), ("rerun", "re-run, nothing new"),
-                   ("incremental", "incremental, +1 day")) if key in c]
-        items += [(f"stage: {name}", s.get("seconds", float("nan")), s) for name, s in c.get("stages", {}).items()]
-        for name, seconds, r in items:
-            row(name, f"{seconds:.2f}", f"{r['peak_rss_mb']:.0f}", r["loadavg_before"][0], r["loadavg_after"][0])
-        for run_key in ("full_run", "incremental"):
-            steps = c.get(run_key, {}).get("dagster_steps") or {}
-            for key, seconds in sorted(steps.items(), key=lambda kv: -kv[1])[:9]:
-                row(f"  {run_key}: {key}"[:34], f"{seconds:.2f}", "", "", "")
-        print(f"full run / floor: {c['ratio_full_run_over_floor']:.2f}x" + (
-            f"; incremental / full run: {c['ratio_incremental_over_full']:.1%}" if "incremental" in c else ""))
-        row("dashboard query", "p50 ms", "p95 ms", "page", "")
-        for name, q in c.get("dashboard", {}).get("queries", {}).items():
-            row(f"  {name}", f"{q['p50_ms']:.1f}", f"{q['p95_ms']:.1f}", q["page"], "")
-    print("\ntargets:")
-    for v in verdicts:
-        status = "met" if v["met"] else ("FAILED" if "error" in v else f"MISSED by {v['miss_factor']:.2f}x")
-        print(f"  {v['case']:<14} {v['target']:<32} {v['value']:>9.2f} {v['unit']:<3} (limit {v['limit']:g}) {status}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,66 @@
+"""The benchmark's landing data: `funnel generate` per size and format, and one more day beside it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+from benchmarks.process import measure, strip_stdout
+
+BIN = Path(sys.executable).parent
+FUNNEL = str(BIN / "funnel")
+EVENTS_PER_CHECKOUT = 3.6
+
+
+def size_label(events: int) -> str:
+    for unit, name in ((1_000_000, "M"), (1_000, "k")):
+        if events >= unit and events % (unit // 10) == 0:
+            value = events / unit
+            return f"{value:g}{name}"
+    return str(events)
+
+
+def _link_tree(source: Path, target: Path) -> None:
+    """A copy of a landing directory whose data files are hard links (they are never edited) and
+    whose generator state is real copies (the generator rewrites it)."""
+    for path in source.rglob("*"):
+        dest = target / path.relative_to(source)
+        if path.is_dir():
+            dest.mkdir(parents=True, exist_ok=True)
+            continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if path.parts[len(source.parts)] in ("checkout_events", "orders"):
+            os.link(path, dest)
+        else:
+            shutil.copy2(path, dest)
+
+
+def prepare_data(case_dir: Path, events: int, fmt: str, days: int, end: date, skip_generate: bool) -> dict:
+    """`landing` (days of history ending on `end`) and `landing_plus1` (the same + the next day)."""
+    base, plus1 = case_dir / "landing", case_dir / "landing_plus1"
+    checkouts_per_day = max(1, round(events / days / EVENTS_PER_CHECKOUT))
+    info: dict = {"checkouts_per_day": checkouts_per_day, "days": days, "end_date": end.isoformat()}
+    if not (skip_generate and (base / "_generation.json").exists()):
+        shutil.rmtree(case_dir, ignore_errors=True)
+        case_dir.mkdir(parents=True)
+        result = measure([FUNNEL, "generate", "--out", str(base), "--days", str(days), "--checkouts-per-day",
+                          str(checkouts_per_day), "--seed", "1", "--format", fmt, "--end-date", end.isoformat()])
+        info["generate"] = strip_stdout(result)
+    if not (skip_generate and (plus1 / "_generation.json").exists()
+            and json.loads((plus1 / "_generation.json").read_text()).get("id_prefix") == "b"):
+        shutil.rmtree(plus1, ignore_errors=True)
+        _link_tree(base, plus1)
+        result = measure([FUNNEL, "generate", "--out", str(plus1), "--days", "1", "--checkouts-per-day",
+                          str(checkouts_per_day), "--seed", "1", "--format", fmt, "--end-date",
+                          (end + timedelta(days=1)).isoformat(), "--id-prefix", "b"])
+        info["generate_plus1"] = strip_stdout(result)
+    generation = json.loads((base / "_generation.json").read_text())
+    extra = json.loads((plus1 / "_generation.json").read_text())
+    info.update(events=generation["events"], order_rows=generation["order_rows"],
+                files=len(generation["files"]), plus1_events=extra["events"], plus1_order_rows=extra["order_rows"],
+                landing_bytes=sum(p.stat().st_size for p in base.rglob("*") if p.is_file()))
+    return info
