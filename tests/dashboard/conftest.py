@@ -1,4 +1,5 @@
-"""Fixtures for the dashboard tests: a published DuckDB built from the conformance kit's figures."""
+"""Fixtures for the dashboard tests: published copies built by the real pipeline
+(tests/dashboard/pipeline_warehouses.py), once per session each."""
 
 from __future__ import annotations
 
@@ -9,9 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
-
-from tests.dashboard.warehouse_fixture import build_published
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "dashboards" / "app.py"
@@ -21,17 +21,10 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 
 
 @pytest.fixture(scope="session")
-def published(tmp_path_factory) -> Path:
-    """The fixture published copy (read-only for every test: tests that change it copy it first)."""
-    path = build_published(tmp_path_factory.mktemp("published") / "warehouse.published.duckdb")
-    path.chmod(0o444)
-    return path
-
-
-@pytest.fixture(scope="session")
-def published_without_checks(tmp_path_factory) -> Path:
-    return build_published(tmp_path_factory.mktemp("nochecks") / "warehouse.published.duckdb",
-                           with_check_results=False)
+def published(pipeline_published) -> Path:
+    """The conformance kit's landing (with its bad rows, plus payment_failed events) published by the
+    real pipeline: read-only for every test (tests that change it copy it first: `writable_copy`)."""
+    return pipeline_published("kit")
 
 
 @pytest.fixture
@@ -46,6 +39,14 @@ def writable_copy(published, tmp_path) -> Path:
     shutil.copyfile(published, target)
     target.chmod(0o644)
     return target
+
+
+@pytest.fixture
+def published_without_checks(writable_copy) -> Path:
+    """A copy of `published` from before the data checks wrote any result (no audit.check_results)."""
+    with duckdb.connect(str(writable_copy)) as con:
+        con.execute("DROP TABLE audit.check_results")
+    return writable_copy
 
 
 def free_port() -> int:
@@ -68,7 +69,8 @@ def require_chromium() -> Path:
 @pytest.fixture(scope="session")
 def pipeline_published(tmp_path_factory):
     """Published copies built by the real pipeline (tests/dashboard/pipeline_warehouses.py), each
-    built once per session on first use: `pipeline_published("empty" | "rejected_only" | "attention")`.
+    built once per session on first use: `pipeline_published("kit" | "interventions" | "empty" |
+    "rejected_only" | "attention")`.
     Each is built in its own process, as `funnel run` is: the browser tests' Playwright event loop and
     the pipeline's Dagster never share a process."""
     built: dict[str, Path] = {}

@@ -1,6 +1,11 @@
 """Published copies built by the real pipeline (`pipelines.run.run_pipeline`) from small landing
-directories, for the dashboard's no-data and files-that-need-attention tests.
+directories: every dashboard test reads one of them.
 
+- `kit`: the conformance kit's landing with bad rows (its public tables are those of the clean
+  landing; its ledger and rejected rows give Data health something to show), plus a file of
+  payment_failed events the kit lacks, for the drop-off page (`PAYMENT_FAILURES`).
+- `interventions`: one orders file of `INTERVENTION_ORDERS` orders, most of them self-service with
+  a manual intervention, three to a `created_at`: more than the latest-interventions mart keeps, with ties.
 - `empty`: an empty landing directory (no file yet).
 - `rejected_only`: only files rejected whole: a corrupt Parquet file and an orders CSV missing
   required columns.
@@ -11,9 +16,11 @@ directories, for the dashboard's no-data and files-that-need-attention tests.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
+from pipelines.core.contract import CHECKOUT_EVENTS, ORDERS
 from tests.dashboard.conftest import ROOT
 
 DIRTY_LANDING = ROOT / "tests" / "fixtures" / "conformance" / "landing-with-bad-rows"
@@ -24,6 +31,17 @@ IGNORED_JSON = "orders/notes.json"
 IGNORED_OUTSIDE = "README.txt"
 EMPTY_FILE = "checkout_events/events-7-empty.jsonl"
 CHANGED_FILE = "orders/orders-1.csv"
+
+PAYMENT_FAILURES_FILE = "checkout_events/payment-failures.jsonl"
+# payment_failed events beside the kit's one (k20, card_declined): (event_id, event_time, checkout_id,
+# customer_id, error_code). pf5 comes before k24 started, so the drop-off marts do not count it.
+PAYMENT_FAILURES = [
+    ("pf2", "2026-03-02T11:20:00Z", "k02", "c02", "insufficient_funds"),
+    ("pf3", "2026-03-02T11:21:00Z", "k02", "c02", "insufficient_funds"),
+    ("pf4", "2026-03-05T08:30:00Z", "k07", "c07", "card_declined"),
+    ("pf5", "2026-03-19T09:00:00Z", "k24", "c24", "before_start_not_counted"),
+    ("pf6", "2026-03-19T10:05:00Z", "k24", "c24", "expired_card"),
+]
 
 
 def run(landing: Path, warehouse: Path) -> Path:
@@ -41,12 +59,48 @@ def land_rejected_only(landing: Path) -> None:
     (landing / "orders").mkdir(parents=True, exist_ok=True)
     (landing / CORRUPT_PARQUET).write_bytes(b"PAR1 not a parquet file at all")
     (landing / MISSING_COLUMNS_CSV).write_text("order_id,customer_id,created_at\no1,c1,2026-03-02T10:00:00Z\n")
+INTERVENTION_ORDERS = 1080
+
+
+def land_intervention_orders(landing: Path) -> None:
+    """INTERVENTION_ORDERS orders: every 7th sales-assisted, every 5th without intervention."""
+    import duckdb
+
+    (landing / "orders").mkdir(parents=True)
+    columns = ", ".join(ORDERS.column_names)
+    duckdb.sql(f"""
+        SELECT 'o' || i AS order_id, 'c' || i AS customer_id, 'k' || i AS checkout_id,
+               strftime(TIMESTAMP '2026-01-01' + INTERVAL (i // 3) HOUR, '%Y-%m-%dT%H:%M:%SZ') AS created_at,
+               NULL AS updated_at, CASE WHEN i % 7 = 0 THEN 'sales_assisted' ELSE 'web_direct' END AS channel,
+               'new_subscription' AS order_type, 'completed' AS status, 'premium' AS plan, 'saas' AS deployment,
+               5 AS seats, 100.0 AS amount, 'USD' AS currency, i % 5 <> 0 AS manual_intervention,
+               CASE WHEN i % 5 <> 0 THEN 'tax_exemption' END AS intervention_reason
+        FROM range({INTERVENTION_ORDERS}) t(i)""").select(columns).write_csv(str(landing / "orders" / "orders.csv"))
+
+
+def land_payment_failures(landing: Path) -> None:
+    """PAYMENT_FAILURES as a JSON-lines file of checkout events with every column of the contract."""
+    columns = CHECKOUT_EVENTS.column_names
+    lines = []
+    for event_id, event_time, checkout_id, customer_id, error_code in PAYMENT_FAILURES:
+        event = dict.fromkeys(columns)
+        event.update(event_id=event_id, event_name="payment_failed", event_time=event_time,
+                     checkout_id=checkout_id, customer_id=customer_id, error_code=error_code)
+        lines.append(json.dumps(event))
+    (landing / PAYMENT_FAILURES_FILE).write_text("\n".join(lines) + "\n")
 
 
 def build(kind: str, root: Path) -> Path:
-    """The published copy of warehouse `kind` (empty, rejected_only, attention) under `root`."""
+    """The published copy of warehouse `kind` (kit, empty, rejected_only, attention) under `root`."""
     landing = root / "landing"
     warehouse = root / "warehouse.duckdb"
+    if kind == "kit":
+        shutil.copytree(DIRTY_LANDING, landing)
+        land_payment_failures(landing)
+        return run(landing, warehouse)
+    if kind == "interventions":
+        land_intervention_orders(landing)
+        return run(landing, warehouse)
     if kind == "empty":
         landing.mkdir(parents=True)
         return run(landing, warehouse)

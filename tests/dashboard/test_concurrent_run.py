@@ -10,14 +10,13 @@ import sys
 import time
 from pathlib import Path
 
+import duckdb
 from streamlit.testing.v1 import AppTest
 
 from pipelines.core.settings import published_path
 from tests.dashboard.conftest import APP, ROOT
-from tests.dashboard.warehouse_fixture import build_published
 
 LANDING = ROOT / "tests" / "fixtures" / "conformance" / "landing"
-OLD_RUN = "pipeline last ran 2026-04-03 11:00 UTC (success)"
 
 
 def _pipeline_holds(warehouse) -> bool:
@@ -49,16 +48,26 @@ def _caption(at: AppTest) -> str:
     return next(c.value for c in at.caption if "Data as of" in c.value)
 
 
-def test_dashboard_serves_while_the_pipeline_runs(tmp_path, monkeypatch):
+def _earlier_run(source: Path, published: Path) -> str:
+    """A copy of `source` as an earlier run published it, a day before its run: the run's caption."""
+    shutil.copyfile(source, published)
+    published.chmod(0o644)
+    with duckdb.connect(str(published)) as con:
+        con.execute("UPDATE audit.pipeline_runs SET started_at = started_at - INTERVAL 1 DAY, "
+                    "finished_at = finished_at - INTERVAL 1 DAY")
+        finished = con.execute("SELECT max(finished_at) FROM audit.pipeline_runs").fetchall()[0][0]
+    return f"pipeline last ran {finished:%Y-%m-%d %H:%M} UTC (success)"
+
+
+def test_dashboard_serves_while_the_pipeline_runs(published, tmp_path, monkeypatch):
     landing = tmp_path / "landing"
     shutil.copytree(LANDING, landing)
     warehouse = tmp_path / "warehouse.duckdb"
-    published = published_path(warehouse)
-    build_published(published)  # what an earlier run published
-    monkeypatch.setenv("FUNNEL_PUBLISHED", str(published))
+    old_run = _earlier_run(published, published_path(warehouse))
+    monkeypatch.setenv("FUNNEL_PUBLISHED", str(published_path(warehouse)))
 
     at = AppTest.from_file(str(APP), default_timeout=60).run()
-    assert OLD_RUN in _caption(at)
+    assert old_run in _caption(at)
 
     log = (tmp_path / "run.log").open("w")
     run = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run", "--landing", str(landing),
@@ -72,7 +81,7 @@ def test_dashboard_serves_while_the_pipeline_runs(tmp_path, monkeypatch):
             assert not at.exception, [e.message for e in at.exception]
             reads += 1
             caption = _caption(at)
-            if OLD_RUN in caption and _pipeline_holds(warehouse):
+            if old_run in caption and _pipeline_holds(warehouse):
                 reads_while_writing += 1  # the pipeline holds the warehouse and the page still read
             time.sleep(0.2)
         rc = run.wait(timeout=30)
@@ -86,7 +95,7 @@ def test_dashboard_serves_while_the_pipeline_runs(tmp_path, monkeypatch):
     _rerun(at)  # the same app, the same process: no restart
     assert not at.exception
     caption = _caption(at)
-    assert OLD_RUN not in caption and "(success)" in caption
+    assert old_run not in caption and "(success)" in caption
     assert "Data as of 2026-04-03 10:00 UTC" in caption  # the conformance data's as_of
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Checkout conversion"] == "0.0%"  # cohort week of 2026-02-23

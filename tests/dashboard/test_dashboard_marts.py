@@ -16,8 +16,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboards import connections, data, kpis
-from tests.dashboard.conftest import APP
-from tests.dashboard.warehouse_fixture import DASHBOARD_MODELS
+from tests.dashboard.conftest import APP, ROOT
+from tests.dashboard.pipeline_warehouses import INTERVENTION_ORDERS
+
+LATEST_INTERVENTIONS_MODEL = ROOT / "dbt_project" / "models" / "marts" / "dashboard" / "dash_latest_interventions.sql"
 
 HISTOGRAM = """
     SELECT CASE WHEN hours_to_convert < 1 THEN '< 1 h' WHEN hours_to_convert < 6 THEN '1-6 h'
@@ -130,27 +132,19 @@ def test_latest_interventions_mart_is_the_newest_of_fct_orders(published):
     assert mart.recency_rank.tolist() == list(range(1, len(mart) + 1))
     assert "customer_id" not in mart.columns
     # the page's constant matches the model's cap
-    cap = re.search(r"recency_rank <= (\d+)", (DASHBOARD_MODELS / "dash_latest_interventions.sql").read_text())
+    cap = re.search(r"recency_rank <= (\d+)", LATEST_INTERVENTIONS_MODEL.read_text())
     assert int(cap.group(1)) == data.LATEST_INTERVENTIONS_KEPT
 
 
-def test_latest_interventions_ranks_ties_by_order_id_and_caps(tmp_path):
-    """Ties on created_at in byte order of order_id; at most LATEST_INTERVENTIONS_KEPT rows."""
-    from tests.dashboard.warehouse_fixture import render_model
-
-    con = duckdb.connect()
-    n = data.LATEST_INTERVENTIONS_KEPT + 40
-    con.execute(f"""
-        CREATE TABLE fct_orders AS
-        SELECT 'o' || i AS order_id, 'k' || i AS checkout_id,
-               TIMESTAMP '2026-01-01' + INTERVAL (i // 3) HOUR AS created_at, 'premium' AS plan, 'saas' AS deployment,
-               5 AS seats, i % 2 = 0 AS is_first_order, 'tax_exemption' AS intervention_reason,
-               i % 7 <> 0 AS is_self_service, i % 5 <> 0 AS manual_intervention
-        FROM range({n * 2}) t(i)""")
-    sql = render_model((DASHBOARD_MODELS / "dash_latest_interventions.sql").read_text(), {"fct_orders": "fct_orders"})
-    mart = con.execute(f"SELECT * FROM ({sql}) ORDER BY recency_rank").df()
-    expected = con.execute(f"""SELECT order_id FROM fct_orders WHERE is_self_service AND manual_intervention
-                              ORDER BY created_at DESC, order_id LIMIT {data.LATEST_INTERVENTIONS_KEPT}""").df()
+def test_latest_interventions_ranks_ties_by_order_id_and_caps(pipeline_published):
+    """Ties on created_at in byte order of order_id; at most LATEST_INTERVENTIONS_KEPT rows (a warehouse
+    of INTERVENTION_ORDERS orders, three to a created_at, built by the pipeline)."""
+    published = pipeline_published("interventions")
+    mart = _read(published, "SELECT * FROM marts.dash_latest_interventions ORDER BY recency_rank")
+    expected = _read(published, f"""SELECT order_id FROM marts.fct_orders WHERE is_self_service AND manual_intervention
+                                   ORDER BY created_at DESC, order_id LIMIT {data.LATEST_INTERVENTIONS_KEPT}""")
+    facts = _read(published, "SELECT count(*) AS n, count(DISTINCT created_at) AS times FROM marts.fct_orders")
+    assert facts.n[0] == INTERVENTION_ORDERS > facts.times[0]  # ties
     assert len(mart) == data.LATEST_INTERVENTIONS_KEPT
     assert mart.order_id.tolist() == expected.order_id.tolist()
 

@@ -1,8 +1,9 @@
-"""Every page under Streamlit's AppTest: no exception, and the numbers shown are the marts' numbers
-(the conformance kit's figures where they apply)."""
+"""Every page under Streamlit's AppTest, on the conformance kit published by the real pipeline: no
+exception, and the numbers shown are the marts' numbers (the conformance kit's figures where they apply)."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 
 import duckdb
@@ -11,7 +12,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboards import kpis
-from tests.dashboard.conftest import APP
+from tests.dashboard.conftest import APP, ROOT
+
+EXPECTED = ROOT / "tests" / "fixtures" / "conformance" / "expected"
+SEED_TARGETS = ROOT / "dbt_project" / "seeds" / "kpi_targets.csv"
 
 PAGES = ["app_pages/overview.py", "app_pages/funnel.py", "app_pages/dropoff.py",
          "app_pages/intervention.py", "app_pages/health.py", "app_pages/sql.py"]
@@ -23,6 +27,10 @@ def _read(path, sql) -> pd.DataFrame:
         return con.execute(sql).df()
     finally:
         con.close()
+
+
+def _last_run(path) -> pd.Series:
+    return _read(path, "SELECT * FROM audit.pipeline_runs ORDER BY started_at DESC LIMIT 1").iloc[0]
 
 
 def _app(page: str | None = None) -> AppTest:
@@ -53,8 +61,9 @@ def _set_dates(at: AppTest, start: dt.date, end: dt.date) -> None:
 def test_page_renders_with_status_line(use_published, page):
     at = _app(page)
     text = " ".join(c.value for c in at.caption)
-    assert "Data as of 2026-04-03 10:00 UTC" in text
-    assert "pipeline last ran 2026-04-03 11:00 UTC (success)" in text
+    assert "Data as of 2026-04-03 10:00 UTC" in text  # the kit's newest event
+    finished = _last_run(use_published).finished_at
+    assert f"pipeline last ran {finished:%Y-%m-%d %H:%M} UTC (success)" in text
 
 
 def test_overview_monthly_cards_are_the_conformance_figures(use_published):
@@ -71,8 +80,12 @@ def test_overview_monthly_cards_are_the_conformance_figures(use_published):
     assert m["First orders"] == "10"
     captions = " ".join(c.value for c in at.caption)
     assert "March 2026 · closed period" in captions and "February 2026 · complete cohort" in captions
-    # targets: manual intervention 9.1% > 5% (lower is better): off track; share 90% >= 80%: on track
-    assert ":green[**on track**]" in captions and ":red[**off track**]" in captions
+    # targets are the seed's: manual intervention 1/11 (lower is better), share 9/10 (higher is better)
+    with SEED_TARGETS.open() as f:
+        target = {r["kpi_name"]: float(r["target"]) for r in csv.DictReader(f) if r["grain"] == "month"}
+    on, off = ":green[**on track**]", ":red[**off track**]"
+    assert (on if 1 / 11 <= target["manual_intervention_rate"] else off) in captions
+    assert (on if 9 / 10 >= target["self_service_first_order_share"] else off) in captions
 
 
 def test_overview_cards_equal_marts_for_both_grains(use_published):
@@ -164,21 +177,38 @@ def test_intervention_page(use_published):
     assert latest.order_id.tolist() == ["o16"]  # o13 is sales-assisted: not self-service
     assert "customer_id" not in latest.columns
     by_plan = _frame(at, {"plan", "rate", "ci_low"}).set_index("plan")
-    assert by_plan.loc["ultimate", "rate"] == 0.5  # o16 (intervened), o21 and by_plan.intervention_orders.sum() == 1
+    orders = _read(use_published, """SELECT plan, count(*) AS self_service_orders,
+                                            count(*) FILTER (manual_intervention) AS intervention_orders
+                                     FROM marts.fct_orders WHERE is_self_service GROUP BY 1""").set_index("plan")
+    for plan, row in orders.iterrows():
+        assert by_plan.loc[plan, "rate"] == pytest.approx(row.intervention_orders / row.self_service_orders), plan
+    assert by_plan.intervention_orders.sum() == 1  # o16
     assert by_plan.self_service_orders.sum() == weekly.self_service_orders.sum() == 13
 
 
-def test_health_page(use_published):
+def test_health_page(writable_copy, monkeypatch):
+    # hand-made check results of the last run: one failing warning, one passing error-level check
+    run_id = _last_run(writable_copy).run_id
+    with duckdb.connect(str(writable_copy)) as con:
+        con.execute("DELETE FROM audit.check_results")
+        con.execute("INSERT INTO audit.check_results BY NAME SELECT * FROM (VALUES "
+                    "('checkouts_without_start', 'raw/checkout_events', 'warn', false, '1', '0', $1, now()), "
+                    "('kpi_rates_between_0_and_1', 'marts/kpi_daily', 'error', true, '0', '0', $1, now())) "
+                    "t(check_name, asset, severity, passed, observed_value, expected, run_id, checked_at)", [run_id])
+    monkeypatch.setenv("FUNNEL_PUBLISHED", str(writable_copy))
     at = _app("app_pages/health.py")
     m = _metrics(at)
-    assert m["Last run"] == "success"
-    assert m["Files loaded / rejected (last run)"] == "8 / 3"
+    last = _last_run(writable_copy)
+    assert m["Last run"] == last.status == "success"
+    assert m["Files loaded / rejected (last run)"] == f"{last.files_loaded} / {last.files_rejected}"
+    assert last.files_rejected == 3  # load_ledger-with-bad-rows.csv
     assert m["Checks failing"] == "1 of 2"
     rejected = _frame(at, {"reason", "rows_rejected", "files"})
-    assert rejected.rows_rejected.sum() == 26  # rejected_rows-with-bad-rows.csv
+    with (EXPECTED / "rejected_rows-with-bad-rows.csv").open() as f:
+        assert rejected.rows_rejected.sum() == len(list(csv.DictReader(f))) == 26
     ledger = _frame(at, {"file_path", "status", "rows_loaded"})
-    assert len(ledger) == 11
-    # first on the page: the 3 files the fixture's ledger rejected (load_ledger-with-bad-rows.csv)
+    assert len(ledger) == len(_read(writable_copy, "SELECT * FROM audit.load_ledger"))
+    # first on the page: the 3 files the kit's landing has rejected whole (load_ledger-with-bad-rows.csv)
     assert at.subheader[0].value == "Files that need attention"
     attention = _frame(at, {"file_path", "attention", "when"})
     assert sorted(attention.file_path) == sorted(ledger[ledger.status == "rejected"].file_path)
