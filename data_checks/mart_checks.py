@@ -1,9 +1,14 @@
-"""Checks of the public marts: the KPI tables' invariants (rates, subsets, no gaps, completeness) and the
-facts' keys."""
+"""Checks of the public marts: the data expectations between columns, rows and tables (a rate equals
+numerator / denominator, subsets, no gaps, totals equal the facts', the funnel's order, the facts' flags).
+
+Model constraints (keys unique and not null, columns not null, values in their sets or ranges,
+relationships) are dbt tests in the models' yml, not checks here: each invariant is checked by one
+system (docs/data-quality.md, "Which system checks what"). So these queries take a NULL or an
+out-of-set value as dbt's to report, and do not repeat it."""
 
 from __future__ import annotations
 
-from data_checks.check import ERROR, Check, rows_expectation, unique_expectation
+from data_checks.check import ERROR, Check, rows_expectation
 from pipelines.core.kpis import RATE_KPIS
 
 KPI_COUNTS = [c for k in RATE_KPIS for c in (k.numerator, k.denominator)]
@@ -27,26 +32,26 @@ def _kpi_checks(grain_name: str) -> list[Check]:
     trunc, step = GRAINS[grain_name]
     table = f"marts.kpi_{grain_name}"
     asset = f"marts/kpi_{grain_name}"
+    # The rate's range (0 to 1) and the counts' NULLs are dbt tests on the columns (kpi_*.yml).
     rate_conditions = " OR ".join(
-        f"({r} IS NOT NULL AND NOT ({r} BETWEEN 0 AND 1)) OR (({r} IS NULL) <> ({d} = 0 OR {d} IS NULL))"
-        f" OR ({d} > 0 AND abs({r} - {n}::DOUBLE / {d}) > 1e-9)"
+        f"(({r} IS NULL) <> ({d} = 0 OR {d} IS NULL)) OR ({d} > 0 AND abs({r} - {n}::DOUBLE / {d}) > 1e-9)"
         for r, n, d in ((k.name, k.numerator, k.denominator) for k in RATE_KPIS)
     )
     subset_conditions = " OR ".join(f"{a} > {b}" for a, b in KPI_SUBSETS)
-    count_conditions = " OR ".join(f"{c} IS NULL OR {c} < 0" for c in dict.fromkeys(KPI_COUNTS))
+    count_conditions = " OR ".join(f"{c} < 0" for c in dict.fromkeys(KPI_COUNTS))
     checks = [
         Check(
             f"kpi_{grain_name}_rates_valid", asset, table, ERROR,
-            "every rate is between 0 and 1 and equals numerator / denominator; NULL exactly when the denominator is 0",
-            "0 <= rate <= 1, rate IS NULL iff denominator = 0",
-            # One query for all five rates (range, ratio, NULL rule): five column expectations more
-            # cost ~0.3 s of GX metric queries per table and found nothing this query does not.
+            "every rate equals numerator / denominator; NULL exactly when the denominator is 0",
+            "rate = numerator / denominator, rate IS NULL iff denominator = 0",
+            # One query for all five rates (ratio, NULL rule). Their range, 0 to 1, is the dbt test
+            # accepted_range on each rate column.
             lambda p, rc=rate_conditions: [rows_expectation(f"SELECT * FROM {{batch}} WHERE {rc} ORDER BY period_start")],
         ),
         Check(
             f"kpi_{grain_name}_counts_consistent", asset, table, ERROR,
-            "counts are non-null, non-negative, and each subset count is at most its superset "
-            "(converted <= started, self-service first orders <= first orders, ...)",
+            "counts are non-negative, and each subset count is at most its superset "
+            "(converted <= started, self-service first orders <= first orders, ...); not null is dbt's",
             "; ".join(f"{a} <= {b}" for a, b in KPI_SUBSETS),
             lambda p, sc=subset_conditions, cc=count_conditions: [
                 rows_expectation(f"SELECT * FROM {{batch}} WHERE {cc} OR {sc} ORDER BY period_start")
@@ -54,9 +59,10 @@ def _kpi_checks(grain_name: str) -> list[Check]:
         ),
         Check(
             f"kpi_{grain_name}_no_period_gaps", asset, table, ERROR,
-            f"one row per {trunc}, no gaps, every period holding a checkout start or a placed order present",
+            f"no gaps between {trunc}s, every {trunc} holding a checkout start or a placed order present",
             f"consecutive period_start values {step} apart, aligned to the {trunc}, covering all activity",
-            # One query: not null, unique, consecutive, aligned, and covering all activity. With the
+            # One query: consecutive, aligned, and covering all activity (period_start unique and not
+            # null are dbt tests; a repeated period also shows here as a gap). With the
             # periods consecutive and aligned, "every period with activity is present" is exactly "the
             # first and last periods of activity are within [first, last] period", so the fact tables
             # are read for min() and max() only (no DISTINCT date_trunc over 2.8M + 2M rows per grain).
@@ -65,8 +71,7 @@ def _kpi_checks(grain_name: str) -> list[Check]:
                     f"""
                     WITH p AS (
                         SELECT period_start::DATE AS period_start,
-                               lag(period_start) OVER (ORDER BY period_start) AS previous,
-                               count(*) OVER (PARTITION BY period_start) AS copies
+                               lag(period_start) OVER (ORDER BY period_start) AS previous
                           FROM {{batch}}),
                     bounds AS (SELECT min(period_start) AS first_period, max(period_start) AS last_period FROM p),
                     activity AS (
@@ -77,10 +82,7 @@ def _kpi_checks(grain_name: str) -> list[Check]:
                         SELECT 'orders', date_trunc('{trunc}', min(created_at))::DATE,
                                date_trunc('{trunc}', max(created_at))::DATE
                           FROM marts.fct_orders WHERE is_placed)
-                    SELECT DISTINCT period_start, 'period_start null or repeated' AS problem FROM p
-                     WHERE period_start IS NULL OR copies > 1
-                    UNION ALL
-                    SELECT period_start, 'gap before this period' FROM p
+                    SELECT period_start, 'gap before this period' AS problem FROM p
                      WHERE previous IS NOT NULL AND period_start <> (previous + {step})::DATE
                     UNION ALL
                     SELECT period_start, 'not the start of a {trunc}' FROM p
@@ -159,10 +161,10 @@ MART_CHECKS = [
     Check(
         "funnel_steps_monotonic", "marts/funnel_steps", "marts.funnel_steps", ERROR,
         "for every grain and period: all six steps, each step's count at most the previous step's, "
-        "new-customer checkouts at most all checkouts",
-        "steps 1..6 present; checkouts(step k) <= checkouts(step k-1); new_customer_checkouts <= checkouts",
-        # One query (grain and step_number in range, one row per grain/period/step, monotonic): the
-        # separate set/range/unique expectations cost a GX metric round each and found nothing more.
+        "new-customer checkouts at most all checkouts, someone at step 1",
+        "6 steps per grain and period; checkouts(step k) <= checkouts(step k-1); new_customer_checkouts <= checkouts",
+        # One query (six steps, monotonic). The grain and step_number sets, one row per grain/period/step
+        # and the NULLs are dbt tests (funnel_steps.yml).
         lambda p: [
             rows_expectation(
                 """
@@ -170,13 +172,10 @@ MART_CHECKS = [
                        previous_new_customer_checkouts, steps
                   FROM (SELECT *, lag(checkouts) OVER w AS previous_checkouts,
                                lag(new_customer_checkouts) OVER w AS previous_new_customer_checkouts,
-                               count(*) OVER (PARTITION BY grain, period_start) AS steps,
-                               count(*) OVER (PARTITION BY grain, period_start, step_number) AS copies
+                               count(*) OVER (PARTITION BY grain, period_start) AS steps
                           FROM {batch}
                         WINDOW w AS (PARTITION BY grain, period_start ORDER BY step_number)) t
-                 WHERE grain IS NULL OR grain NOT IN ('day', 'week', 'month')
-                    OR step_number IS NULL OR step_number NOT BETWEEN 1 AND 6 OR copies > 1
-                    OR steps <> 6 OR checkouts IS NULL OR new_customer_checkouts IS NULL
+                 WHERE steps <> 6
                     OR checkouts > previous_checkouts
                     OR new_customer_checkouts > previous_new_customer_checkouts
                     OR new_customer_checkouts > checkouts
@@ -187,35 +186,22 @@ MART_CHECKS = [
         ],
     ),
     Check(
-        "fct_checkouts_unique_key", "marts/fct_checkouts", "marts.fct_checkouts", ERROR,
-        "one row per checkout_id",
-        "checkout_id unique and not null",
-        lambda p: [unique_expectation("checkout_id", not_null=True)],
-    ),
-    Check(
         "fct_checkouts_consistent", "marts/fct_checkouts", "marts.fct_checkouts", ERROR,
-        "reached_step in 1..6; converted exactly when reached_step = 6, with an order_id and hours_to_convert >= 0",
+        "converted exactly when reached_step = 6, with an order_id and hours_to_convert >= 0 "
+        "(reached_step in 1..6 and the NULLs are dbt tests)",
         "converted = (reached_step = 6) = (order_id IS NOT NULL) = (hours_to_convert IS NOT NULL)",
         lambda p: [
             rows_expectation(
                 "SELECT checkout_id, reached_step, converted, order_id, hours_to_convert FROM {batch} "
-                "WHERE started_at IS NULL OR reached_step IS NULL OR reached_step NOT BETWEEN 1 AND 6 "
-                "OR converted IS NULL "
-                "OR converted <> (reached_step = 6) OR converted <> (order_id IS NOT NULL) "
+                "WHERE converted <> (reached_step = 6) OR converted <> (order_id IS NOT NULL) "
                 "OR converted <> (hours_to_convert IS NOT NULL) OR hours_to_convert < 0 ORDER BY checkout_id"
             ),
         ],
     ),
     Check(
-        "fct_orders_unique_key", "marts/fct_orders", "marts.fct_orders", ERROR,
-        "one row per order_id (its current state)",
-        "order_id unique and not null",
-        lambda p: [unique_expectation("order_id", not_null=True)],
-    ),
-    Check(
         "fct_orders_flags_consistent", "marts/fct_orders", "marts.fct_orders", ERROR,
         "is_placed = status completed/refunded; is_self_service = placed and web_direct; a first order is "
-        "placed; at most one first order per customer",
+        "placed; at most one first order per customer (the flags' NULLs are dbt tests)",
         "flags follow the spec's terms; <= 1 is_first_order per customer_id",
         lambda p: [
             rows_expectation(
@@ -223,8 +209,7 @@ MART_CHECKS = [
                 SELECT order_id, customer_id, status, channel, is_placed, is_self_service, is_first_order,
                        'flags' AS problem
                   FROM {batch}
-                 WHERE is_placed IS NULL OR is_self_service IS NULL OR is_first_order IS NULL
-                    OR is_placed <> (status IN ('completed', 'refunded'))
+                 WHERE is_placed <> (status IN ('completed', 'refunded'))
                     OR is_self_service <> (is_placed AND channel = 'web_direct')
                     OR (is_first_order AND NOT is_placed)
                 UNION ALL
