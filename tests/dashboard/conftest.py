@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import shutil
 import socket
@@ -15,6 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "dashboards" / "app.py"
+SEED_TARGETS = ROOT / "dbt_project" / "seeds" / "kpi_targets.csv"
 CHROMIUM = Path(os.environ.get("FUNNEL_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
@@ -47,6 +49,19 @@ def published_without_checks(writable_copy) -> Path:
     with duckdb.connect(str(writable_copy)) as con:
         con.execute("DROP TABLE audit.check_results")
     return writable_copy
+
+
+def march_on_track(published: Path) -> dict[str, bool]:
+    """Whether March 2026 (the kit's latest closed month) meets the seed's monthly target, for the two
+    order KPIs of the Overview with a target: manual intervention (lower is better) and the
+    self-service share of first orders (higher is better)."""
+    with SEED_TARGETS.open() as f:
+        target = {r["kpi_name"]: float(r["target"]) for r in csv.DictReader(f) if r["grain"] == "month"}
+    with duckdb.connect(str(published), read_only=True) as con:
+        rate, share = con.execute("SELECT manual_intervention_rate, self_service_first_order_share FROM marts.kpi_monthly "
+                                  "WHERE period_start = DATE '2026-03-01'").fetchall()[0]
+    return {"manual_intervention_rate": rate <= target["manual_intervention_rate"],
+            "self_service_first_order_share": share >= target["self_service_first_order_share"]}
 
 
 def free_port() -> int:

@@ -12,10 +12,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboards import kpis
-from tests.dashboard.conftest import APP, ROOT
+from tests.dashboard.conftest import APP, ROOT, march_on_track
 
 EXPECTED = ROOT / "tests" / "fixtures" / "conformance" / "expected"
-SEED_TARGETS = ROOT / "dbt_project" / "seeds" / "kpi_targets.csv"
 
 PAGES = ["app_pages/overview.py", "app_pages/funnel.py", "app_pages/dropoff.py",
          "app_pages/intervention.py", "app_pages/health.py", "app_pages/sql.py"]
@@ -80,12 +79,8 @@ def test_overview_monthly_cards_are_the_conformance_figures(use_published):
     assert m["First orders"] == "10"
     captions = " ".join(c.value for c in at.caption)
     assert "March 2026 · closed period" in captions and "February 2026 · complete cohort" in captions
-    # targets are the seed's: manual intervention 1/11 (lower is better), share 9/10 (higher is better)
-    with SEED_TARGETS.open() as f:
-        target = {r["kpi_name"]: float(r["target"]) for r in csv.DictReader(f) if r["grain"] == "month"}
-    on, off = ":green[**on track**]", ":red[**off track**]"
-    assert (on if 1 / 11 <= target["manual_intervention_rate"] else off) in captions
-    assert (on if 9 / 10 >= target["self_service_first_order_share"] else off) in captions
+    for on_track in march_on_track(use_published).values():
+        assert (":green[**on track**]" if on_track else ":red[**off track**]") in captions
 
 
 def test_overview_cards_equal_marts_for_both_grains(use_published):
