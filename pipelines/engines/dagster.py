@@ -57,7 +57,8 @@ class EngineDbtTranslator(FunnelDbtTranslator):
 
 
 def _settings_of(warehouse: WarehouseResource, landing: LandingResource) -> Settings:
-    return Settings(landing_dir=Path(landing.path), warehouse=Path(warehouse.path))
+    """The settings in force (the FUNNEL_SPARK_* ones among them), with the resources' paths."""
+    return warehouse.settings().with_(landing_dir=Path(landing.path))
 
 
 def engine_raw_asset(target: str) -> dg.AssetsDefinition:
