@@ -19,9 +19,9 @@ import streamlit as st
 
 from dashboards.connections import current_version, has_table, published_path, query
 from pipelines.core import contract
+from pipelines.core.kpis import KPI_TABLES
 
 CACHE_TTL = "10m"
-KPI_TABLES = {"day": "kpi_daily", "week": "kpi_weekly", "month": "kpi_monthly"}
 
 DIMENSIONS = {
     "plan": "Plan",

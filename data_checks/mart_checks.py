@@ -9,7 +9,7 @@ out-of-set value as dbt's to report, and do not repeat it."""
 from __future__ import annotations
 
 from data_checks.check import ERROR, Check, rows_expectation
-from pipelines.core.kpis import RATE_KPIS
+from pipelines.core.kpis import KPI_TABLES, RATE_KPIS
 
 KPI_COUNTS = [c for k in RATE_KPIS for c in (k.numerator, k.denominator)]
 # (smaller, larger): the smaller count is a subset of the larger one.
@@ -24,14 +24,15 @@ KPI_SUBSETS = [
     ("self_service_first_orders_with_intervention", "self_service_first_orders"),
     ("self_service_first_orders_with_intervention", "manual_intervention_orders"),
 ]
-GRAINS = {"daily": ("day", "INTERVAL 1 DAY"), "weekly": ("week", "INTERVAL 7 DAY"), "monthly": ("month", "INTERVAL 1 MONTH")}
 
 
 # ---------------------------------------------------------------- marts
-def _kpi_checks(grain_name: str) -> list[Check]:
-    trunc, step = GRAINS[grain_name]
-    table = f"marts.kpi_{grain_name}"
-    asset = f"marts/kpi_{grain_name}"
+def _kpi_checks(trunc: str) -> list[Check]:
+    """The checks of the KPI mart of one grain (`KPI_TABLES`: day, week, month)."""
+    step = f"INTERVAL 1 {trunc.upper()}"
+    grain_name = KPI_TABLES[trunc].removeprefix("kpi_")
+    table = f"marts.{KPI_TABLES[trunc]}"
+    asset = f"marts/{KPI_TABLES[trunc]}"
     # The rate's range (0 to 1) and the counts' NULLs are dbt tests on the columns (kpi_*.yml).
     rate_conditions = " OR ".join(
         f"(({r} IS NULL) <> ({d} = 0 OR {d} IS NULL)) OR ({d} > 0 AND abs({r} - {n}::DOUBLE / {d}) > 1e-9)"
@@ -155,9 +156,7 @@ def _kpi_checks(grain_name: str) -> list[Check]:
 
 
 MART_CHECKS = [
-    *_kpi_checks("daily"),
-    *_kpi_checks("weekly"),
-    *_kpi_checks("monthly"),
+    *(check for grain in KPI_TABLES for check in _kpi_checks(grain)),
     Check(
         "funnel_steps_monotonic", "marts/funnel_steps", "marts.funnel_steps", ERROR,
         "for every grain and period: all six steps, each step's count at most the previous step's, "

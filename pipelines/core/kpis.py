@@ -82,4 +82,6 @@ KPIS: tuple[Kpi, ...] = (
         "checkouts."),
 )
 KPI_BY_NAME: dict[str, Kpi] = {k.name: k for k in KPIS}
+# The KPI marts, one per grain (UTC day, ISO week from Monday, month).
+KPI_TABLES: dict[str, str] = {"day": "kpi_daily", "week": "kpi_weekly", "month": "kpi_monthly"}
 RATE_KPIS: tuple[Kpi, ...] = tuple(k for k in KPIS if k.is_rate)
