@@ -18,7 +18,8 @@ from pipelines.core.kpis import RATE_KPIS
 from pipelines.core.stats import MOVEMENT_LEVEL, two_proportion_test
 
 
-def _verdict(test) -> str:
+def verdict_text(test) -> str:
+    """The movement test's verdict in words (the movement check and the weekly brief say the same)."""
     if not test.has_verdict:
         return "no verdict (fewer than 30 in a denominator or 5 in a numerator)"
     return "moved" if test.significant else "no significant change"
@@ -56,7 +57,7 @@ def kpi_movement(con: duckdb.DuckDBPyConnection, params: CheckParams) -> tuple[b
             "level": MOVEMENT_LEVEL,
             "has_verdict": bool(test.has_verdict),
             "significant": bool(test.significant),
-            "verdict": _verdict(test),
+            "verdict": verdict_text(test),
         }
         findings.append(finding)
         if finding["significant"]:

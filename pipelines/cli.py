@@ -23,7 +23,7 @@ def _fail(message: str, code: int = EXIT_FAILED) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     from datetime import date
 
-    from tools.generate import generate_landing
+    from tools.generate import SegmentChange, generate_landing
 
     try:
         summary = generate_landing(
@@ -34,6 +34,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             formats=args.format,
             end_date=date.fromisoformat(args.end_date) if args.end_date else None,
             id_prefix=args.id_prefix,
+            segment_change=SegmentChange.parse(args.rate_change) if args.rate_change else None,
             **dict(args.rate),
         )
     except (ValueError, TypeError) as invalid:
@@ -161,6 +162,35 @@ def cmd_settings(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """The weekly KPI brief as HTML and PDF; with --send, also what is due (docs/reports.md)."""
+    from pipelines.brief import brief_and_deliver, write_brief
+    from pipelines.brief.data import BriefError, parse_week
+    from pipelines.core.warehouse import WarehouseBusyError
+
+    settings = Settings.from_env(None, args.warehouse)
+    if args.out:
+        settings = settings.with_(reports_dir=Path(args.out))
+    try:
+        if args.send:
+            if args.week or args.explain:
+                return _fail("--send sends the latest brief: leave out --week and --explain", EXIT_USAGE)
+            files = brief_and_deliver(settings)
+        else:
+            files = write_brief(settings, parse_week(args.week) if args.week else None, explain=tuple(args.explain))
+    except (BriefError, FileNotFoundError) as error:
+        return _fail(str(error), EXIT_USAGE)
+    except WarehouseBusyError as busy:
+        return _fail(str(busy), EXIT_BUSY)
+    print(f"{files.brief.label}: {files.html} and {files.pdf}")
+    for line in files.brief.moved:
+        print(f"moved: {line.kpi.label} {line.kpi.format(line.previous_value)} -> {line.kpi.format(line.value)}")
+    for delivery in files.deliveries:
+        print(f"{delivery.status} {delivery.kind} {delivery.key} by {delivery.channel} to {delivery.recipient}"
+              + (f": {delivery.error}" if delivery.error else ""))
+    return 0
+
+
 def cmd_sql(args: argparse.Namespace) -> int:
     from pipelines.engines import UnknownTarget, resolve_target
     from pipelines.engines.sql import SqlError, format_result, run_sql
@@ -197,6 +227,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--rate", type=planted_rate, action="append", default=[], metavar="NAME=VALUE",
         help="plant a rate, e.g. manual_intervention_rate=0.1 or step_continue=0.7,0.8,0.75,0.9 (docs/generator.md)",
     )
+    generate.add_argument(
+        "--rate-change", metavar="RATE=VALUE,COLUMN=SEGMENT,since=YYYY-MM-DD",
+        help="plant a rate in one segment from a day on, e.g. order_rate=0.2,device=mobile,since=2026-10-05",
+    )
     generate.set_defaults(handler=cmd_generate)
 
     run = commands.add_parser("run", help="load new files, rebuild the marts, check, publish")
@@ -220,6 +254,31 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--max-rows", type=int, default=10_000, help="rows at most (default 10000)")
     sql.add_argument("--timeout", type=float, default=60.0, help="seconds before the query is stopped (default 60)")
     sql.set_defaults(handler=cmd_sql)
+
+    brief = commands.add_parser("report", help="write leadership's weekly KPI brief (HTML and PDF) from the published copy")
+    brief.add_argument("--week", help="ISO week YYYY-Www, closed (default: the latest closed week)")
+    brief.add_argument("--out", help="folder to write to (default $FUNNEL_REPORTS_DIR or reports/ beside the warehouse)")
+    brief.add_argument("--warehouse", help="DuckDB file whose published copy is read")
+    brief.add_argument("--explain", action="append", default=[], metavar="KPI",
+                       help="show what drove a rate's change even when it did not move (repeatable)")
+    brief.add_argument("--send", action="store_true",
+                       help="also send the brief and the alerts that are due and not yet sent (docs/reports.md)")
+    brief.set_defaults(handler=cmd_report)
+
+    dashboard = commands.add_parser("dashboard", help="serve the KPI dashboard")
+    dashboard.add_argument("--warehouse")
+    dashboard.add_argument("--port", type=int, default=8501)
+    dashboard.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    dashboard.set_defaults(handler=cmd_dashboard)
+
+    shown = commands.add_parser("settings", help="print every FUNNEL_* setting: value in force, default, meaning")
+    shown.set_defaults(handler=cmd_settings)
+    ui = commands.add_parser("dagster", help="serve the Dagster UI over the runs `funnel run` recorded")
+    ui.add_argument("--warehouse", help="DuckDB file (default $FUNNEL_WAREHOUSE or data/warehouse.duckdb)")
+    ui.add_argument("--landing", help="landing directory runs launched from the UI read (default $FUNNEL_LANDING_DIR or data/landing)")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    ui.set_defaults(handler=cmd_dagster)
 
     dashboard = commands.add_parser("dashboard", help="serve the KPI dashboard")
     dashboard.add_argument("--warehouse")

@@ -15,5 +15,6 @@ funnel_pipeline_job = dg.define_asset_job(
     selection=dg.AssetSelection.all(),
     executor_def=dg.in_process_executor,
     hooks={record_failed_run},
-    description="Load new landed files, rebuild the KPI marts, run the data checks, publish for readers.",
+    description="Load new landed files, rebuild the KPI marts, run the data checks, publish for readers, "
+    "make the weekly KPI brief and send what is due.",
 )

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-__all__ = ["FORMATS", "STEP_NAMES", "GenerationSummary", "PlantedRates", "generate_landing"]
+__all__ = ["FORMATS", "STEP_NAMES", "GenerationSummary", "PlantedRates", "SegmentChange", "generate_landing"]
 
 DAY = 86_400
 HOUR = 3_600
@@ -143,6 +143,50 @@ class PlantedRates:
                 raise ValueError(f"{name} needs 4 shares summing to 1")
         if self.returning_customer_share + self.repeat_checkout_share > 1:
             raise ValueError("returning_customer_share + repeat_checkout_share must be <= 1")
+
+
+@dataclass(frozen=True)
+class SegmentChange:
+    """A planted change in one segment from a given day: checkouts of that segment started on or
+    after `since` get `value` as their `rate` instead of the planted one (e.g. the order rate of mobile
+    checkouts drops), so a KPI moves because of one segment (`funnel generate --rate-change`)."""
+
+    rate: str  # a PlantedRates field that can vary per checkout: order_rate
+    value: float
+    column: str  # plan, deployment, device, country or customer (new / returning)
+    segment: str
+    since: date
+
+    RATES = ("order_rate",)
+    COLUMNS = ("plan", "deployment", "device", "country", "customer")
+
+    @classmethod
+    def parse(cls, text: str) -> SegmentChange:
+        """`RATE=VALUE,COLUMN=SEGMENT,since=YYYY-MM-DD`, e.g. `order_rate=0.2,device=mobile,since=2026-10-05`."""
+        parts = dict(part.partition("=")[::2] for part in text.split(","))
+        since = parts.pop("since", "")
+        rates = [name for name in parts if name in cls.RATES]
+        columns = [name for name in parts if name in cls.COLUMNS]
+        if len(parts) != 2 or len(rates) != 1 or len(columns) != 1 or not since:
+            raise ValueError(f"expected RATE=VALUE,COLUMN=SEGMENT,since=YYYY-MM-DD (RATE one of {cls.RATES}, "
+                             f"COLUMN one of {cls.COLUMNS}), got {text!r}")
+        return cls(rates[0], float(parts[rates[0]]), columns[0], parts[columns[0]], date.fromisoformat(since))
+
+    def _labels(self) -> tuple[str, ...]:
+        """The column's values, in the order of the generator's codes for it."""
+        return {"plan": PLANS, "deployment": DEPLOYMENTS, "device": DEVICES, "country": COUNTRIES,
+                "customer": ("new", "returning")}.get(self.column, ())
+
+    def validate(self) -> None:
+        if self.rate not in self.RATES or not 0.0 <= self.value <= 1.0:
+            raise ValueError(f"a segment change plants one of {self.RATES} as a probability, got {self.rate}={self.value}")
+        if self.segment not in self._labels():
+            raise ValueError(f"segment {self.column}={self.segment!r} unknown: {self.column} is one of "
+                             f"{self._labels() or self.COLUMNS}")
+
+    def applies(self, t1: np.ndarray, codes: dict[str, np.ndarray]) -> np.ndarray:
+        """Which checkouts (by start time and their segment codes) the change applies to."""
+        return (t1 >= _epoch(self.since)) & (codes[self.column] == self._labels().index(self.segment))
 
 
 @dataclass
@@ -312,6 +356,7 @@ def generate_landing(
     id_prefix: str = "",
     days_per_file: int = 1,
     history_days: int = 90,
+    segment_change: SegmentChange | None = None,
     **rates,
 ) -> GenerationSummary:
     """Write synthetic landing data under `out_dir` and return what was written.
@@ -328,6 +373,7 @@ def generate_landing(
     - `days_per_file`: days per file (files are named by their first day, so names sort in time).
     - `history_days`: on the first call, orders of the returning customers are placed in the
       `history_days` before the range (one history file).
+    - `segment_change`: a rate planted in one segment from a given day (SegmentChange).
     - `**rates`: any field of PlantedRates, e.g. `manual_intervention_rate=0.1`.
     """
     started_clock = datetime.now(UTC)
@@ -335,6 +381,8 @@ def generate_landing(
     planted = dataclasses.replace(PlantedRates(), **{k: tuple(v) if isinstance(v, list) else v
                                                      for k, v in rates.items()})
     planted.validate()
+    if segment_change is not None:
+        segment_change.validate()
     if formats not in FORMATS:
         raise ValueError(f"formats must be one of {FORMATS}, got {formats!r}")
     if not _ID_PREFIX_RE.fullmatch(id_prefix):
@@ -408,7 +456,12 @@ def generate_landing(
     p[:, 2] = np.minimum(1.0, p[:, 2] * factors[device] / norm)
     cont = rng.random((n, 4)) < p
     reached = 1 + np.cumprod(cont, axis=1).sum(axis=1)
-    ordered = (reached == 5) & (rng.random(n) < planted.order_rate)
+    order_rate = np.full(n, planted.order_rate)
+    if segment_change is not None:
+        codes = {"plan": plan, "deployment": deployment, "device": device, "country": country,
+                 "customer": is_returning.astype(np.int64)}
+        order_rate[segment_change.applies(t1, codes)] = segment_change.value
+    ordered = (reached == 5) & (rng.random(n) < order_rate)
 
     medians = np.array([75.0, 110.0, 140.0, 50.0])
     gaps = np.clip(np.exp(np.log(medians) + 0.9 * rng.standard_normal((n, 4))), 20, 4 * HOUR)

@@ -169,6 +169,18 @@ AUDIT_TABLES: dict[str, tuple[TableColumn, ...]] = {
         TableColumn("rows_rejected", "bigint"),
         TableColumn("build_fingerprint", "string"),
     ),
+    # One row per attempt to deliver the weekly brief or an alert (pipelines/brief/delivery.py): a
+    # (kind, key, channel, recipient) with a `sent` row is never sent again; a `failed` one is retried.
+    "deliveries": (
+        TableColumn("kind", "string", True),  # brief, kpi_moved, check_blocked, stale_data
+        TableColumn("key", "string", True),  # what is sent once: the week, the KPI and period, ...
+        TableColumn("channel", "string", True),  # email or webhook
+        TableColumn("recipient", "string", True),  # an address, or the webhook's host
+        TableColumn("status", "string", True),  # sent or failed
+        TableColumn("error", "string"),
+        TableColumn("attempted_at", "timestamp", True),
+        TableColumn("run_id", "string"),
+    ),
 }
 
 # ---- the ledger's statuses and reasons (the contract's "Every file accounted for") --------------

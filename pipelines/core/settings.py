@@ -18,8 +18,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 
 
-def _setting(env: str, doc: str, default_shown: str | None = None) -> dict:
-    return {"env": env, "doc": doc, "default_shown": default_shown}
+def _setting(env: str, doc: str, default_shown: str | None = None, secret: bool = False) -> dict:
+    return {"env": env, "doc": doc, "default_shown": default_shown, "secret": secret}
 
 
 @dataclass(frozen=True)
@@ -65,12 +65,33 @@ class Settings:
     spark_metastore_dir: Path | None = field(default=None, metadata=_setting(
         "FUNNEL_SPARK_METASTORE_DIR",
         "the spark target's Derby metastore (default: <warehouse stem>.spark/ beside the warehouse)"))
+    reports_dir: Path | None = field(default=None, metadata=_setting(
+        "FUNNEL_REPORTS_DIR", "where the weekly KPI brief is written (default: reports/ beside the warehouse)"))
+    smtp_host: str = field(default="", metadata=_setting(
+        "FUNNEL_SMTP_HOST", "SMTP server of the brief and alert emails; unset: no email is sent (docs/reports.md)",
+        "unset"))
+    smtp_port: int = field(default=25, metadata=_setting("FUNNEL_SMTP_PORT", "SMTP port"))
+    smtp_user: str = field(default="", metadata=_setting("FUNNEL_SMTP_USER", "SMTP login (unset: no login)", "unset"))
+    smtp_password: str = field(default="", metadata=_setting(
+        "FUNNEL_SMTP_PASSWORD", "SMTP password (`funnel settings` shows it masked)", "unset", secret=True))
+    smtp_starttls: bool = field(default=False, metadata=_setting(
+        "FUNNEL_SMTP_STARTTLS", "1: upgrade the SMTP connection with STARTTLS before logging in"))
+    report_from: str = field(default="", metadata=_setting(
+        "FUNNEL_REPORT_FROM", "sender of the brief and alert emails", "unset"))
+    report_to: str = field(default="", metadata=_setting(
+        "FUNNEL_REPORT_TO", "recipients of the weekly brief, comma-separated; unset: the brief is not emailed",
+        "unset"))
+    alert_to: str = field(default="", metadata=_setting(
+        "FUNNEL_ALERT_TO", "recipients of alerts by email, comma-separated; unset: no alert email", "unset"))
+    alert_webhook_url: str = field(default="", metadata=_setting(
+        "FUNNEL_ALERT_WEBHOOK_URL", "Slack-compatible webhook alerts are POSTed to ({\"text\": ...}); unset: none",
+        "unset", secret=True))
 
     def __post_init__(self) -> None:
         # Paths are absolute from here on: the dbt process and the dashboard run in other folders.
         object.__setattr__(self, "landing_dir", Path(self.landing_dir).resolve())
         object.__setattr__(self, "warehouse", Path(self.warehouse).resolve())
-        for name in ("gx_docs_dir", "published_copy", "spark_warehouse_dir", "spark_metastore_dir"):
+        for name in ("gx_docs_dir", "published_copy", "spark_warehouse_dir", "spark_metastore_dir", "reports_dir"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, Path(getattr(self, name)).resolve())
 
@@ -105,6 +126,10 @@ class Settings:
         return self.gx_docs_dir or self.warehouse.parent / "gx_docs"
 
     @property
+    def reports(self) -> Path:
+        return self.reports_dir or self.warehouse.parent / "reports"
+
+    @property
     def spark_dirs(self) -> tuple[Path, Path]:
         """(spark.sql.warehouse.dir, the Derby metastore's folder) of the spark target."""
         base = self.warehouse.with_name(f"{self.warehouse.stem}.spark")
@@ -128,8 +153,10 @@ class Settings:
         }
 
     def environment_values(self) -> list[str]:
-        """Every setting's value as its variable would say it, in order ('' for an unset path)."""
-        return [_shown(getattr(self, f.name)) for f in fields(self)]
+        """Every setting's value as its variable would say it, in order ('' for an unset path; a secret
+        that is set shows as ****)."""
+        return ["****" if f.metadata["secret"] and getattr(self, f.name) else _shown(getattr(self, f.name))
+                for f in fields(self)]
 
 
 def dbt_vars(conversion_window_days: int) -> list[str]:
