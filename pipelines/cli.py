@@ -34,6 +34,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             formats=args.format,
             end_date=date.fromisoformat(args.end_date) if args.end_date else None,
             id_prefix=args.id_prefix,
+            history_days=args.history_days,
             segment_change=SegmentChange.parse(args.rate_change) if args.rate_change else None,
             **dict(args.rate),
         )
@@ -211,6 +212,71 @@ def cmd_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def _names(text: str | None) -> list[str]:
+    """`a,b , c` -> ["a", "b", "c"] (--metrics, --group-by, --order)."""
+    return [name.strip() for name in (text or "").split(",") if name.strip()]
+
+
+def cmd_metrics(args: argparse.Namespace) -> int:
+    from pipelines.engines import UnknownTarget, resolve_target
+    from pipelines.engines.sql import format_result
+    from pipelines.metrics import MetricsError, SemanticLayer, catalog_text
+
+    if not args.list and not args.metrics:
+        return _fail("metrics: give --metrics M[,M...] (or --list to see them)", EXIT_USAGE)
+    settings = Settings.from_env(None, args.warehouse)
+    try:
+        layer = SemanticLayer(settings, resolve_target(args.target))
+    except (UnknownTarget, MetricsError) as failed:
+        return _fail(str(failed), EXIT_USAGE)
+    try:
+        if args.list:
+            sys.stdout.write(catalog_text(layer, _names(args.metrics)))
+            return 0
+        # Without --order, rows come in the order of the --group-by columns (MetricFlow's is arbitrary).
+        result = layer.query(_names(args.metrics), _names(args.group_by), args.where, args.start, args.end,
+                             _names(args.order) or _names(args.group_by))
+    except MetricsError as failed:
+        return _fail(str(failed), EXIT_USAGE)
+    finally:
+        layer.close()
+    sys.stdout.write(format_result(result.columns, result.rows, args.format))
+    return 0
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    from pipelines.dbt_docs import docs_server, docs_site_path, generate_site, site_is_stale
+    from pipelines.metrics import MetricsError
+
+    settings = Settings.from_env(None, args.warehouse)
+    site = docs_site_path(settings.warehouse)
+    if site_is_stale(settings):
+        print("generating the dbt docs site (dbt docs generate on the published copy)...", flush=True)
+        try:
+            generate_site(settings)
+        except (FileNotFoundError, MetricsError) as failed:
+            return _fail(str(failed))
+    server = docs_server(site, args.host, args.port)
+    print(f"dbt docs on http://{args.host}:{args.port} ({site}); Ctrl-C stops it", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+def _utc_datetime(text: str):
+    """--start / --end: an ISO date or date-time, UTC."""
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date or date-time: {text!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="funnel", description="Checkout funnel KPIs: load, build, check, serve.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -223,6 +289,9 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--format", default="mixed", choices=["mixed", "parquet", "jsonl.gz", "jsonl"])
     generate.add_argument("--end-date", help="last day of data (UTC, YYYY-MM-DD); default yesterday")
     generate.add_argument("--id-prefix", default="", help="prefix for ids, to add a later batch beside an earlier one")
+    generate.add_argument("--history-days", type=int, default=90,
+                          help="days before the range holding returning customers' earlier orders (first call); "
+                               "0: none, orders and checkouts cover the same days")
     generate.add_argument(
         "--rate", type=planted_rate, action="append", default=[], metavar="NAME=VALUE",
         help="plant a rate, e.g. manual_intervention_rate=0.1 or step_continue=0.7,0.8,0.75,0.9 (docs/generator.md)",
@@ -280,20 +349,25 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     ui.set_defaults(handler=cmd_dagster)
 
-    dashboard = commands.add_parser("dashboard", help="serve the KPI dashboard")
-    dashboard.add_argument("--warehouse")
-    dashboard.add_argument("--port", type=int, default=8501)
-    dashboard.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    dashboard.set_defaults(handler=cmd_dashboard)
+    metrics = commands.add_parser("metrics", help="query the KPIs as dbt semantic-layer metrics by any dimension (MetricFlow)")
+    metrics.add_argument("--metrics", help="metrics to compute, comma-separated (see --list)")
+    metrics.add_argument("--list", action="store_true", help="list the metrics and the dimensions they can be grouped by")
+    metrics.add_argument("--group-by", help="dimensions, comma-separated, e.g. metric_time__week,checkout__plan")
+    metrics.add_argument("--where", action="append", default=[],
+                         help="filter, e.g. \"{{ Dimension('checkout__plan') }} = 'pro'\" (repeatable)")
+    metrics.add_argument("--start", type=_utc_datetime, help="first metric_time (ISO date, UTC)")
+    metrics.add_argument("--end", type=_utc_datetime, help="last metric_time (ISO date, UTC)")
+    metrics.add_argument("--order", help="columns to order by, comma-separated; a leading '-' sorts descending")
+    metrics.add_argument("--format", default="table", choices=["table", "csv", "json"])
+    metrics.add_argument("--target", help="duckdb (the published copy; default) or postgres (default $FUNNEL_TARGET)")
+    metrics.add_argument("--warehouse", help="DuckDB file whose published copy is read")
+    metrics.set_defaults(handler=cmd_metrics)
 
-    shown = commands.add_parser("settings", help="print every FUNNEL_* setting: value in force, default, meaning")
-    shown.set_defaults(handler=cmd_settings)
-    ui = commands.add_parser("dagster", help="serve the Dagster UI over the runs `funnel run` recorded")
-    ui.add_argument("--warehouse", help="DuckDB file (default $FUNNEL_WAREHOUSE or data/warehouse.duckdb)")
-    ui.add_argument("--landing", help="landing directory runs launched from the UI read (default $FUNNEL_LANDING_DIR or data/landing)")
-    ui.add_argument("--port", type=int, default=3000)
-    ui.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    ui.set_defaults(handler=cmd_dagster)
+    docs = commands.add_parser("docs", help="serve the dbt docs site (models, columns, tests, lineage, metrics)")
+    docs.add_argument("--warehouse", help="DuckDB file whose published copy is documented")
+    docs.add_argument("--port", type=int, default=8580)
+    docs.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    docs.set_defaults(handler=cmd_docs)
     return parser
 
 
