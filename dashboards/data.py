@@ -115,6 +115,22 @@ def targets() -> pd.DataFrame:
     return _targets(current_version())
 
 
+@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+def _annotations(v) -> pd.DataFrame:
+    df = query(v[0], "SELECT date, label, note FROM marts.annotations ORDER BY date, label")
+    df["date"] = pd.to_datetime(df["date"]).dt.date
+    return df
+
+
+def annotations() -> pd.DataFrame:
+    """The releases and incidents to mark on trend charts (dbt seed `annotations`: date, label, note);
+    empty in a published copy from before the seed."""
+    if not has_table("marts", "annotations"):
+        return pd.DataFrame({"date": pd.Series(dtype=object), "label": pd.Series(dtype=str),
+                             "note": pd.Series(dtype=str)})
+    return _annotations(current_version())
+
+
 # -------------------------------------------------------------------------------------------- funnel
 
 @dataclass(frozen=True)
@@ -443,3 +459,15 @@ def _schema(v) -> pd.DataFrame:
 
 def schema() -> pd.DataFrame:
     return _schema(current_version())
+
+
+# The schema browser opens on the KPIs, the marts before the audit and bookkeeping tables.
+SCHEMA_FIRST_TABLE = "marts.kpi_weekly"
+SCHEMA_ORDER = ("marts", "audit", "meta")
+
+
+def schema_tables(schema: pd.DataFrame) -> list[str]:
+    """The `schema.table` names of `schema()`, marts first, then audit, meta and any other schema."""
+    names = (schema.table_schema + "." + schema.table_name).drop_duplicates().tolist()
+    rank = {name: i for i, name in enumerate(SCHEMA_ORDER)}
+    return sorted(names, key=lambda n: (rank.get(n.split(".", 1)[0], len(rank)), n))

@@ -28,13 +28,54 @@ def period_label(start: dt.date, grain: str) -> str:
 
 
 def fmt_delta(delta, unit: str) -> str | None:
+    """A change as people read it: +1.2 pp, -9 min, +1.5 h, +1,234; None when there is none."""
     if delta is None or (isinstance(delta, float) and math.isnan(delta)):
         return None
     if unit == "rate":
         return f"{delta * 100:+.1f} pp"
     if unit == "hours":
-        return f"{delta:+.1f} h"
+        return f"{delta * 60:+.0f} min" if round(abs(delta) * 60) < 60 else f"{delta:+.1f} h"
     return f"{int(delta):+,}"
+
+
+@dataclass(frozen=True)
+class Delta:
+    """What a card shows of the change against the period before (st.metric's delta arguments)."""
+
+    text: str | None
+    color: str  # st.metric delta_color
+    arrow: str  # st.metric delta_arrow
+
+
+NO_CHANGE = "no change"
+
+
+def card_delta(delta, kpi: Kpi) -> Delta:
+    """The change, coloured by the KPI's direction; a change that rounds to zero as shown ("+0.0 pp")
+    reads "no change", grey and without an arrow."""
+    text = fmt_delta(delta, kpi.unit)
+    if text is None:
+        return Delta(None, "off", "off")
+    if not any(digit in text for digit in "123456789"):
+        return Delta(NO_CHANGE, "off", "off")
+    return Delta(text, "inverse" if kpi.direction == "lower_is_better" else "normal", "auto")
+
+
+def card_help(kpi: Kpi) -> str:
+    """The "?" of a KPI card: the registry's definition, which way is good and which period is shown."""
+    better = "Higher is better." if kpi.direction == "higher_is_better" else "Lower is better."
+    which = ("Shown for the latest complete cohort (checkouts started in the period, all past the "
+             "conversion window)." if kpi.dated_by == "cohort"
+             else "Shown for the latest closed period (orders created in it).")
+    return f"{kpi.definition}\n\n{better} {which}"
+
+
+def partial_periods(period_start: pd.Series, grain: str, start: dt.date, end: dt.date) -> pd.Series:
+    """Whether each period (week from Monday, month) has days outside the selected [start, end]: its
+    count covers only part of it."""
+    first = pd.to_datetime(period_start)
+    last = first + (pd.offsets.MonthEnd(0) if grain == "month" else pd.Timedelta(days=6 if grain == "week" else 0))
+    return pd.Series((first < pd.Timestamp(start)) | (last > pd.Timestamp(end)), index=period_start.index)
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import urllib.parse
 
 import pandas as pd
 import streamlit as st
@@ -11,6 +12,14 @@ import streamlit as st
 from dashboards import connections, data
 
 PERCENT = st.column_config.NumberColumn(format="percent")
+# Counts in tables as in the charts: 10,992 (the reader's locale's separator).
+COUNT = st.column_config.NumberColumn(format="localized")
+# Charts without Plotly's toolbar: on a phone it sat over the chart's title (drag still zooms,
+# double-click resets; Streamlit's own toolbar keeps full screen).
+PLOTLY_CONFIG = {"displayModeBar": False}
+# Headers that "first letter up, underscores to spaces" would not say well.
+HEADERS = {"ci_low": "95% interval, low", "ci_high": "95% interval, high", "p_value": "p-value",
+           "rest_rate": "Rate of the others", "hours_bucket": "Bucket"}
 
 
 def escape_markdown(text: str) -> str:
@@ -22,13 +31,122 @@ def percent_columns(*names: str) -> dict:
     return {n: PERCENT for n in names}
 
 
-def table(df: pd.DataFrame, name: str, column_config: dict | None = None, height: int | str = "auto") -> None:
-    """A table and its CSV download (the numbers in the file are the raw values)."""
-    st.dataframe(df, hide_index=True, column_config=column_config, height=height)
+def sentence(text: str) -> str:
+    """`text` with its first letter up (messages written to follow "Error: " read as sentences)."""
+    return text[:1].upper() + text[1:]
+
+
+def header(column: str) -> str:
+    """A column name as a table header: `checkouts_started` -> "Checkouts started", `order_id` -> "Order ID"."""
+    if column in HEADERS:
+        return HEADERS[column]
+    words = ["ID" if word == "id" else word for word in column.split("_")]
+    text = " ".join(words)
+    return text[:1].upper() + text[1:]
+
+
+def _is_identifier(column: str) -> bool:
+    return column.endswith(("_id", "_number", "_step", "_bucket")) or column in {"seats", "year"}
+
+
+def table_columns(df: pd.DataFrame, given: dict | None = None) -> dict:
+    """Every column with a human header; integer counts with thousands separators (not ids or step
+    numbers); `given` (e.g. percent_columns) decides the format of the columns it names."""
+    given = given or {}
+    config = {}
+    for column in df.columns:
+        if column in given:
+            base = given[column]
+        elif pd.api.types.is_integer_dtype(df[column].dtype) and not _is_identifier(str(column)):
+            base = COUNT
+        else:
+            base = st.column_config.Column()
+        config[column] = {**base, "label": header(str(column))}
+    return config
+
+
+HIGHLIGHT = "background-color: #FDE2E1; color: #8A1C14"
+
+
+def table(df: pd.DataFrame, name: str, column_config: dict | None = None, height: int | str = "auto",
+          highlight: pd.Series | None = None) -> None:
+    """A table with human headers and its CSV download (the file keeps the column names and raw values);
+    the rows where `highlight` is true in red."""
+    shown = df
+    if highlight is not None and highlight.any():
+        shown = df.style.apply(lambda row: [HIGHLIGHT if highlight.loc[row.name] else ""] * len(row), axis=1)
+    st.dataframe(shown, hide_index=True, column_config=table_columns(df, column_config), height=height)
     st.download_button(
         f"Download {name}.csv", df.to_csv(index=False).encode(), file_name=f"{name}.csv", mime="text/csv",
         key=f"download_{name}", icon=":material/download:",
     )
+
+
+def chart(fig, key: str) -> None:
+    """A Plotly figure, full width, without Plotly's toolbar (PLOTLY_CONFIG)."""
+    st.plotly_chart(fig, key=key, config=PLOTLY_CONFIG)
+
+
+# ------------------------------------------------------------------------------------ views in the URL
+# Each page's filters live in the URL's query string (st.query_params), so a link opens the same view:
+# on a session's first run of a page the widget starts from the URL's value (when valid), and every run
+# writes the widgets' current values back. The widgets bound here get no `value`/`index` argument: their
+# session state holds it.
+
+def _bind(key: str, param: str, default, decode, encode=None) -> None:
+    if key not in st.session_state:
+        raw = st.query_params.get(param)
+        value = None
+        if raw is not None:
+            try:
+                value = decode(raw)
+            except ValueError:
+                value = None
+        st.session_state[key] = default if value is None else value
+    st.query_params[param] = (encode or encode_url_value)(st.session_state[key])
+
+
+def encode_url_value(value) -> str:
+    if isinstance(value, (tuple, list)):
+        return ",".join(encode_url_value(v) for v in value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def url_choice(key: str, param: str, options: list, default=None, text=encode_url_value) -> None:
+    """A single choice (radio, selectbox) bound to `param`, written as `text(option)`; an unknown value
+    in the URL is ignored."""
+    by_text = {text(o): o for o in options}
+    _bind(key, param, options[0] if default is None else default, by_text.get, text)
+
+
+def url_choices(key: str, param: str, options: list) -> None:
+    """A multiselect bound to `param` (comma-separated); values the options do not hold are dropped."""
+    _bind(key, param, [], lambda raw: [v for v in raw.split(",") if v in options])
+
+
+def url_text(key: str, param: str) -> None:
+    """A text box bound to `param`."""
+    _bind(key, param, "", str)
+
+
+def url_dates(key: str, param: str, default: tuple[dt.date, dt.date], lo: dt.date, hi: dt.date) -> None:
+    """A date range bound to `param` (`start,end`, ISO dates); one outside [lo, hi] is ignored."""
+    def decode(raw: str):
+        start, end = (dt.date.fromisoformat(part) for part in raw.split(","))
+        return (start, end) if lo <= start <= end <= hi else None
+
+    _bind(key, param, default, decode)
+
+
+def share_link() -> None:
+    """The link that opens this view (this page with its filters)."""
+    base = (st.context.url or "").split("?", 1)[0]
+    query = "&".join(f"{k}={urllib.parse.quote(v, safe=',')}" for k, v in st.query_params.to_dict().items())
+    with st.popover("Link to this view", icon=":material/link:"):
+        st.caption("Opens this page with the same filters:")
+        st.code(f"{base}?{query}" if query else base, language=None, wrap_lines=True)
 
 
 def _fmt_ts(value) -> str:
@@ -96,27 +214,39 @@ def no_data_notice(stop: bool = True, on_health_page: bool = False) -> bool:
     return True
 
 
+def default_dates(lo: dt.date, hi: dt.date, first_incomplete: dt.date | None, days: int = 28) -> tuple[dt.date, dt.date]:
+    """The date range a filter opens on: the latest `days` days up to the last complete cohort (the day
+    before the first incomplete one), so the page opens on final numbers; the latest `days` days with
+    data when no cohort is complete yet."""
+    end = hi
+    if first_incomplete is not None and lo < first_incomplete:
+        end = min(hi, first_incomplete - dt.timedelta(days=1))
+    return max(lo, end - dt.timedelta(days=days - 1)), end
+
+
 def funnel_filters(key: str, dims: tuple[str, ...] = ("plan", "deployment", "country", "device")) -> data.Filters | None:
-    """Date range (cohort dates) and segment filters. Default: the latest 28 days with data."""
+    """Date range (cohort dates) and segment filters, kept in the URL. Default: the 28 days up to the
+    last complete cohort (default_dates)."""
     values = data.dimension_values()
     bounds = values.get("cohort_dates")
     if bounds is None:
         st.info("No checkouts in the warehouse yet.")
         return None
     lo, hi = bounds
-    default_start = max(lo, hi - dt.timedelta(days=27))
+    # a year either side of the data: a range (or a link) may reach past it
+    min_date, max_date = lo - dt.timedelta(days=366), hi + dt.timedelta(days=366)
+    url_dates(f"{key}_dates", "dates", default_dates(lo, hi, data.first_incomplete_cohort_day()), min_date, max_date)
     cols = st.columns([2] + [1] * (len(dims) + 1))
-    picked = cols[0].date_input("Cohort dates (checkout start, UTC)", value=(default_start, hi),
-                                min_value=lo - dt.timedelta(days=366), max_value=hi, key=f"{key}_dates")
+    picked = cols[0].date_input("Cohort dates (checkout start, UTC)", min_value=min_date, max_value=max_date,
+                                key=f"{key}_dates")
     if not isinstance(picked, (tuple, list)) or len(picked) != 2:
         st.info("Pick a start and an end date.")
         return None
     chosen = {}
-    for col, dim in zip(cols[1:], dims, strict=False):
-        chosen[dim] = tuple(col.multiselect(data.DIMENSIONS[dim], values.get(dim, []), key=f"{key}_{dim}",
-                                            placeholder="all"))
-    chosen["customer_type"] = tuple(cols[-1].multiselect("New vs returning", ["new", "returning"],
-                                                         key=f"{key}_customer_type", placeholder="all"))
+    for col, dim in zip(cols[1:], (*dims, "customer_type"), strict=True):
+        options = ["new", "returning"] if dim == "customer_type" else values.get(dim, [])
+        url_choices(f"{key}_{dim}", dim, options)
+        chosen[dim] = tuple(col.multiselect(data.DIMENSIONS[dim], options, key=f"{key}_{dim}", placeholder="all"))
     return data.Filters(start=picked[0], end=picked[1], **chosen)
 
 

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from dashboards import charts, data, ui
+from dashboards import charts, data, kpis, ui
 
 st.title("Drop-off")
 ui.no_data_notice()
@@ -14,7 +14,8 @@ if f is None:
 ui.incomplete_note(f, status)
 
 steps = {n: name for n, name, _ in data.STEP_COLUMNS[:5]}
-step = st.selectbox("Checkouts that stopped after step", list(steps), index=2, key="dropoff_step",
+ui.url_choice("dropoff_step", "step", list(steps), 3)
+step = st.selectbox("Checkouts that stopped after step", list(steps), key="dropoff_step",
                     format_func=lambda n: f"{n}, {steps[n]} (did not reach {data.STEP_COLUMNS[n][1]})")
 d = data.dropoffs(f)
 started = data.funnel_totals(f)["checkouts_started"]
@@ -29,8 +30,8 @@ m[2].metric("With a payment_failed event", f"{with_failure:,}")
 
 by_step = d.groupby("stopped_at_step", as_index=False)[["checkouts", "checkouts_with_payment_failure"]].sum()
 by_step["step_name"] = by_step.stopped_at_step.map(steps)
-st.plotly_chart(charts.bars(by_step, "step_name", "checkouts", "Where non-converted checkouts stopped",
-                            "Last step reached", "Checkouts"), key="dropoff_by_step")
+ui.chart(charts.bars(by_step, "step_name", "checkouts", "Where non-converted checkouts stopped",
+                     "Last step reached", "Checkouts"), "dropoff_by_step")
 
 if here.empty:
     st.info("No checkouts stopped at this step for these filters.")
@@ -38,22 +39,25 @@ if here.empty:
 
 weekly = here.assign(week=pd.to_datetime(here.cohort_date).dt.to_period("W-SUN").dt.start_time)
 weekly = weekly.groupby("week", as_index=False).checkouts.sum()
-st.plotly_chart(charts.bars(weekly, "week", "checkouts", f"Stopped after {steps[step]}, by cohort week",
-                            "Cohort week (checkout start)", "Checkouts"), key="dropoff_when")
+ui.chart(charts.period_bars(weekly, "week", "checkouts", f"Stopped after {steps[step]}, by cohort week",
+                            "Cohort week (checkout start)", "Checkouts", "week",
+                            kpis.partial_periods(weekly.week, "week", f.start, f.end), data.annotations()),
+         "dropoff_when")
 c1, c2 = st.columns(2)
-c1.plotly_chart(charts.bars(here.groupby("plan", as_index=False).checkouts.sum(), "plan", "checkouts",
-                            "By plan", "Plan", "Checkouts"), key="dropoff_chart_plan")
-c2.plotly_chart(charts.bars(here.groupby("device", as_index=False).checkouts.sum(), "device", "checkouts",
-                            "By device", "Device", "Checkouts"), key="dropoff_chart_device")
+with c1:
+    ui.chart(charts.bars(here.groupby("plan", as_index=False).checkouts.sum(), "plan", "checkouts",
+                         "By plan", "Plan", "Checkouts"), "dropoff_chart_plan")
+with c2:
+    ui.chart(charts.bars(here.groupby("device", as_index=False).checkouts.sum(), "device", "checkouts",
+                         "By device", "Device", "Checkouts"), "dropoff_chart_device")
 
 st.subheader("payment_failed error codes behind these drop-offs")
 codes = data.payment_failures(f, step)
 if codes.empty:
     st.info("No payment_failed events among these checkouts.")
 else:
-    st.plotly_chart(charts.pareto(codes.rename(columns={"checkouts": "orders"}), "error_code", "orders",
-                                  "Checkouts by payment error code", "Error code")
-                    .update_yaxes(title_text="Checkouts", secondary_y=False), key="dropoff_codes")
+    ui.chart(charts.pareto(codes, "error_code", "checkouts", "Checkouts by payment error code", "Error code",
+                           "Checkouts"), "dropoff_codes")
     ui.table(codes, "dropoff_error_codes")
 with st.expander("Drop-off rows (cohort day × plan × device)"):
     ui.table(here, "dropoffs")

@@ -18,9 +18,10 @@ current = kpis.funnel_table(data.funnel_totals(f), data.STEP_COLUMNS)
 previous = kpis.funnel_table(data.funnel_totals(prev), data.STEP_COLUMNS)
 
 left, right = st.columns(2)
-left.plotly_chart(charts.funnel(current, f"Funnel, cohorts {f.start} to {f.end}"), key="funnel_current")
-right.plotly_chart(charts.funnel(previous, f"Previous period, cohorts {prev.start} to {prev.end}"),
-                   key="funnel_previous")
+with left:
+    ui.chart(charts.funnel(current, "Funnel", f"cohorts {f.start} to {f.end}"), "funnel_current")
+with right:
+    ui.chart(charts.funnel(previous, "Previous period", f"cohorts {prev.start} to {prev.end}"), "funnel_previous")
 
 steps = current.rename(columns={
     "checkouts": "checkouts", "conversion_from_previous": "from_previous_step",
@@ -30,13 +31,15 @@ steps["previous_period_from_start"] = previous["conversion_from_start"]
 ui.table(steps, "funnel_steps", ui.percent_columns("from_previous_step", "from_start", "previous_period_from_start"))
 
 st.subheader("Conversion by cohort")
+ui.url_choice("funnel_cohort_grain", "cohort", ["week", "month", "day"])
 grain = st.radio("Cohort", ["week", "month", "day"], horizontal=True, key="funnel_cohort_grain")
 by = kpis.with_wilson(data.funnel_by_period(f, grain), "checkouts_converted", "checkouts_started")
 if by.empty:
     st.info("No checkouts for these filters.")
 else:
     complete = by["cohort_complete"]
-    st.plotly_chart(charts.cohort_conversion(by, grain, complete), key="cohort_chart")
+    partial = kpis.partial_periods(by["period_start"], grain, f.start, f.end)
+    ui.chart(charts.cohort_conversion(by, grain, complete, partial, data.annotations()), "cohort_chart")
     with st.expander("Cohort table"):
         ui.table(by, f"conversion_by_{grain}", ui.percent_columns("rate", "ci_low", "ci_high"))
 
@@ -47,19 +50,21 @@ m[0].metric("Converted checkouts", f"{int(stats['converted']):,}")
 for col, key, label in ((m[1], "median", "Median"), (m[2], "p75", "75th percentile"), (m[3], "p90", "90th percentile")):
     col.metric(label, kpis.format_value(None if pd.isna(stats[key]) else float(stats[key]), "hours"))
 if not hist.empty:
-    st.plotly_chart(charts.bars(hist, "bucket", "checkouts", "Time from checkout start to order placed",
-                                "Time to convert", "Converted checkouts"), key="ttc_hist")
+    ui.chart(charts.bars(hist, "bucket", "checkouts", "Time from checkout start to order placed",
+                         "Time to convert", "Converted checkouts"), "ttc_hist")
 
 st.subheader("Breakdown")
 c1, c2 = st.columns(2)
+ui.url_choice("breakdown_dim", "by", list(data.DIMENSIONS))
+ui.url_choice("breakdown_step", "rate_step", data.STEP_COLUMNS[1:], data.STEP_COLUMNS[-1], lambda s: str(s[0]))
 dimension = c1.selectbox("By", list(data.DIMENSIONS), format_func=data.DIMENSIONS.get, key="breakdown_dim")
-step = c2.selectbox("Rate: checkouts reaching", data.STEP_COLUMNS[1:], index=4, key="breakdown_step",
+step = c2.selectbox("Rate: checkouts reaching", data.STEP_COLUMNS[1:], key="breakdown_step",
                     format_func=lambda s: f"step {s[0]}, {s[1]}")
 bd = kpis.breakdown_table(data.breakdown(f, dimension, step[2]))
 st.caption("Rate = checkouts reaching the step / checkouts started, with its 95% Wilson interval. Each "
            "segment is compared with all the others together (pooled two-proportion z-test, 95%); no "
            "verdict when either side has fewer than 30 checkouts or fewer than 5 reaching the step.")
 if not bd.empty:
-    st.plotly_chart(charts.rate_by_segment(bd, "segment", f"Rate by {data.DIMENSIONS[dimension].lower()}",
-                                           data.DIMENSIONS[dimension]), key="breakdown_chart")
+    ui.chart(charts.rate_by_segment(bd, "segment", f"Rate by {data.DIMENSIONS[dimension].lower()}",
+                                    data.DIMENSIONS[dimension]), "breakdown_chart")
 ui.table(bd, f"breakdown_by_{dimension}", ui.percent_columns("rate", "ci_low", "ci_high", "rest_rate"))

@@ -70,35 +70,45 @@ else:
 
 
 last = status.last_run or {}
+st.subheader("Last run")
+# Short labels (the column is narrow); what each counts is in its "?".
 m = st.columns(5)
-m[0].metric("Last run", str(last.get("status", "none")), help=str(last.get("run_id", "")))
-m[1].metric("Last run finished", _age(last.get("finished_at")))
-m[2].metric("Data as of (newest loaded timestamp)", _age(status.as_of))
-m[3].metric("Files loaded / rejected (last run)",
-            f"{int(last.get('files_loaded') or 0):,} / {int(last.get('files_rejected') or 0):,}")
-m[4].metric("Rows loaded / rejected (last run)",
-            f"{int(last.get('rows_loaded') or 0):,} / {int(last.get('rows_rejected') or 0):,}")
+m[0].metric("Status", str(last.get("status", "none")),
+            help=f"Run {last.get('run_id', '—')}" + (f": {last.get('message')}" if last.get("message") else ""))
+m[1].metric("Finished", _age(last.get("finished_at")), help="When the last pipeline run ended.")
+m[2].metric("Data as of", _age(status.as_of), help="The newest timestamp loaded (events and orders).")
+m[3].metric("Files loaded / rejected",
+            f"{int(last.get('files_loaded') or 0):,} / {int(last.get('files_rejected') or 0):,}",
+            help="Files the last run loaded, and files it rejected whole.")
+m[4].metric("Rows loaded / rejected",
+            f"{int(last.get('rows_loaded') or 0):,} / {int(last.get('rows_rejected') or 0):,}",
+            help="Rows the last run loaded into raw, and rows it rejected (audit.rejected_rows).")
 if last.get("status") not in (None, "success"):
     st.error(f"The last pipeline run failed: {last.get('message')}. The dashboard shows the last published data.")
-if last.get("message") and last.get("status") == "success":
-    st.caption(str(last.get("message")))
 
 st.subheader("Data checks")
 checks = data.audit("check_results")
 if checks is None:
     st.info("No check results in the warehouse yet (audit.check_results appears once the data checks run).")
 else:
-    failed = checks[~checks.passed.astype(bool)]
-    st.metric("Checks failing", f"{len(failed):,} of {len(checks):,}")
-    ui.table(checks, "check_results")
+    failing = ~checks.passed.astype(bool)
+    st.metric("Checks failing", f"{int(failing.sum()):,} of {len(checks):,}")
+    if failing.any():
+        st.error(f"{int(failing.sum()):,} data check{'s' if failing.sum() != 1 else ''} failing: first in the "
+                 "table, in red.", icon=":material/error:")
+    # failing checks first (errors before warnings), then the newest
+    ordered = checks.assign(_failing=failing).sort_values(
+        ["_failing", "severity", "checked_at", "check_name"], ascending=[False, True, False, True]
+    ).drop(columns="_failing").reset_index(drop=True)
+    ui.table(ordered, "check_results", highlight=~ordered.passed.astype(bool))
 
 st.subheader("Rejected rows by reason")
 rejected = data.audit("rejected_by_reason")
 if rejected is None or rejected.empty:
     st.info("No rejected rows.")
 else:
-    st.plotly_chart(charts.bars(rejected, "reason", "rows_rejected", "Rejected rows by reason", "Reason",
-                                "Rows rejected", color="source"), key="rejected_chart")
+    ui.chart(charts.bars(rejected, "reason", "rows_rejected", "Rejected rows by reason", "Reason",
+                         "Rows rejected", color="source"), "rejected_chart")
     ui.table(rejected, "rejected_rows_by_reason")
 
 st.subheader("Files")

@@ -7,18 +7,19 @@ from dashboards import charts, data, kpis, ui
 st.title("Manual intervention")
 ui.no_data_notice()
 status = data.status()
+ui.url_choice("intervention_grain", "grain", ["week", "month"])
 grain = st.radio("Period", ["week", "month"], horizontal=True, key="intervention_grain")
 k = data.kpis(grain)
 if k.empty:
     st.info("No KPI periods in the warehouse yet.")
     st.stop()
 k = k.assign(closed=k.period_closed)
-st.plotly_chart(charts.rates_over_time(
+ui.chart(charts.rates_over_time(
     k, {"manual_intervention_rate": "all self-service orders",
         "first_order_manual_intervention_rate": "self-service first orders"},
-    f"Manual-intervention rate by {grain} (order created_at)", f"{grain.capitalize()} starting"),
-    key="intervention_trend")
-st.caption("The latest period is open (not closed) until its end passes the data's as-of time: see `closed`.")
+    f"Manual-intervention rate by {grain} (order created_at)", f"{grain.capitalize()} starting", grain,
+    k.closed, data.annotations()), "intervention_trend")
+st.caption("The latest period is open (not closed) until its end passes the data's as-of time: see *Closed*.")
 with st.expander("Rate table"):
     ui.table(k[["period_start", "closed", "self_service_orders", "manual_intervention_orders",
                 "manual_intervention_rate", "self_service_first_orders",
@@ -26,14 +27,18 @@ with st.expander("Rate table"):
              f"manual_intervention_{grain}ly",
              ui.percent_columns("manual_intervention_rate", "first_order_manual_intervention_rate"))
 
-lo, hi = k.period_start.min(), k.period_end.max()
+days = data.kpis("day")  # the same bounds whichever the grain above
+lo, hi = days.period_start.min(), days.period_end.max()
+SCOPES = ["all self-service orders", "self-service first orders"]
+ui.url_dates("intervention_dates", "dates", (lo, hi), lo, hi)
+ui.url_choice("intervention_scope", "orders", SCOPES)
 c1, c2 = st.columns([2, 1])
-picked = c1.date_input("Orders created between", value=(lo, hi), key="intervention_dates")
-scope = c2.radio("Orders", ["all self-service orders", "self-service first orders"], key="intervention_scope")
+picked = c1.date_input("Orders created between", min_value=lo, max_value=hi, key="intervention_dates")
+scope = c2.radio("Orders", SCOPES, key="intervention_scope")
 if not isinstance(picked, (tuple, list)) or len(picked) != 2:
     st.stop()
 iv = data.interventions(picked[0], picked[1])
-if scope != "all self-service orders":
+if scope != SCOPES[0]:
     iv = iv[iv.is_first_order]
 
 reasons = (iv.dropna(subset=["intervention_reason"]).groupby("intervention_reason", as_index=False)
@@ -43,16 +48,17 @@ with left:
     if reasons.empty:
         st.info("No manual interventions in this range.")
     else:
-        st.plotly_chart(charts.pareto(reasons, "intervention_reason", "intervention_orders",
-                                      "Intervention reasons (Pareto)", "Reason"), key="reasons")
+        ui.chart(charts.pareto(reasons, "intervention_reason", "intervention_orders",
+                               "Intervention reasons (Pareto)", "Reason"), "reasons")
     ui.table(reasons, "intervention_reasons")
 with right:
+    ui.url_choice("intervention_dim", "by", ["plan", "deployment"])
     dim = st.radio("Rate by", ["plan", "deployment"], horizontal=True, key="intervention_dim")
     seg = iv.groupby(dim, as_index=False)[["intervention_orders", "self_service_orders"]].sum()
     seg = kpis.with_wilson(seg, "intervention_orders", "self_service_orders")
     if not seg.empty:
-        st.plotly_chart(charts.rate_by_segment(seg, dim, f"Manual-intervention rate by {dim}", dim.capitalize()),
-                        key="intervention_by_dim")
+        ui.chart(charts.rate_by_segment(seg, dim, f"Manual-intervention rate by {dim}", dim.capitalize()),
+                 "intervention_by_dim")
     ui.table(seg, f"intervention_by_{dim}", ui.percent_columns("rate", "ci_low", "ci_high"))
 
 st.subheader("Latest intervened orders")

@@ -7,8 +7,12 @@ from dashboards import charts, data, kpis, ui
 st.title("Overview")
 ui.no_data_notice()
 status = data.status()
-grain = st.radio("Period", ["week", "month"], horizontal=True, key="overview_grain",
-                 format_func=lambda g: {"week": "Weekly", "month": "Monthly"}[g])
+ui.url_choice("overview_grain", "grain", ["week", "month"])
+head, link = st.columns([4, 1], vertical_alignment="bottom")
+grain = head.radio("Period", ["week", "month"], horizontal=True, key="overview_grain",
+                   format_func=lambda g: {"week": "Weekly", "month": "Monthly"}[g])
+with link:
+    ui.share_link()
 df = data.kpis(grain)
 targets = data.targets()
 if df.empty:
@@ -25,11 +29,9 @@ for row in (cards[:4], cards[4:]):
     for col, card in zip(st.columns(4), row, strict=False):
         with col:
             k = card.kpi
-            st.metric(
-                k.label, k.format(card.value), kpis.fmt_delta(card.delta, k.unit),
-                delta_color="inverse" if k.direction == "lower_is_better" else "normal",
-                border=True, help=f"{k.definition} (`{k.name}`)",
-            )
+            delta = kpis.card_delta(card.delta, k)
+            st.metric(k.label, k.format(card.value), delta.text, delta_color=delta.color,
+                      delta_arrow=delta.arrow, border=True, help=kpis.card_help(k))
             if card.period_start is None:
                 st.caption("no complete period yet")
                 continue
@@ -48,18 +50,20 @@ for row in (cards[:4], cards[4:]):
 
 st.subheader("Trends")
 period_title = {"week": "week", "month": "month"}[grain]
+annotations = data.annotations()
 columns = st.columns(2)
 for i, k in enumerate(kpis.KPIS):
     complete = df[k.final_column].fillna(False).astype(bool)
     t = targets[(targets.kpi_name == k.name) & (targets.grain == grain)]
     with columns[i % 2]:
-        st.plotly_chart(
-            charts.kpi_trend(df, k.name, k.label, k.unit, period_title, complete,
-                             float(t.target.iloc[0]) if len(t) else None),
-            key=f"trend_{k.name}",
-        )
+        ui.chart(charts.kpi_trend(df, k.name, k.label, k.unit, period_title, complete,
+                                  float(t.target.iloc[0]) if len(t) else None, annotations),
+                 f"trend_{k.name}")
 
 with st.expander(f"All {grain}ly KPI rows (table)"):
     ui.table(df, f"kpi_{grain}ly", ui.percent_columns(*[k.name for k in kpis.KPIS if k.is_rate]))
 with st.expander("KPI targets (dbt seed `kpi_targets.csv`)"):
     ui.table(targets, "kpi_targets")
+if not annotations.empty:
+    with st.expander("Annotations on the charts (dbt seed `annotations.csv`)"):
+        ui.table(annotations, "annotations")

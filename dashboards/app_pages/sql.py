@@ -39,32 +39,39 @@ left, right = st.columns([1, 2])
 with left:
     st.subheader("Schema")
     schema = data.schema()
-    tables = (schema.table_schema + "." + schema.table_name).drop_duplicates().tolist()
-    chosen = st.selectbox("Table", tables, key="sql_table")
-    if chosen:
+    tables = data.schema_tables(schema)
+    if tables:
+        ui.url_choice("sql_table", "table", tables, data.SCHEMA_FIRST_TABLE if data.SCHEMA_FIRST_TABLE in tables else None)
+        chosen = st.selectbox("Table", tables, key="sql_table")
         s, t = chosen.split(".", 1)
         cols = schema[(schema.table_schema == s) & (schema.table_name == t)]
-        st.dataframe(cols[["column_name", "data_type", "description"]], hide_index=True, height=320)
+        st.dataframe(cols[["column_name", "data_type", "description"]].fillna(""), hide_index=True, height=320,
+                     column_config={c: ui.header(c) for c in ("column_name", "data_type", "description")})
 with right:
     example = st.selectbox("Example queries", ["(none)", *EXAMPLES], key="sql_example")
     if example != "(none)" and st.session_state.get("sql_loaded_example") != example:
         st.session_state["sql_text"] = EXAMPLES[example]
         st.session_state["sql_loaded_example"] = example
-    sql = st.text_area("Query", key="sql_text", height=180, placeholder="SELECT * FROM marts.kpi_weekly")
+    ui.url_text("sql_text", "q")
+    sql = st.text_area("Query", key="sql_text", height=180,
+                       placeholder="Write a read-only query (SELECT, SHOW TABLES, DESCRIBE ...), or pick an example above")
     c1, c2, c3 = st.columns([1, 1, 1])
     row_limit = c1.number_input("Row limit", min_value=1, max_value=100_000, value=5_000, step=1_000,
                                 key="sql_row_limit")
     time_limit = c2.number_input("Time limit (s)", min_value=1, max_value=300, value=30, key="sql_time_limit")
     run = c3.button("Run", type="primary", key="sql_run", icon=":material/play_arrow:")
 
-    if run and sql:
+    if run and not sql.strip():
+        st.warning("The query box is empty: write a query or pick an example above, then Run.",
+                   icon=":material/edit:")
+    elif run:
         st.session_state.pop("sql_result", None)
         try:
             result, truncated = run_readonly_query(connections.published_path(), sql, int(row_limit), float(time_limit))
         except QueryRefused as exc:
-            st.error(f"Refused: {exc}", icon=":material/block:")
+            st.error(ui.sentence(str(exc)), icon=":material/block:")
         except QueryTimeout as exc:
-            st.error(str(exc), icon=":material/timer_off:")
+            st.error(ui.sentence(str(exc)), icon=":material/timer_off:")
         except QueryError as exc:
             st.error(f"Query failed: {exc}")
         except FileNotFoundError as exc:

@@ -45,12 +45,15 @@ class Kpi:
 
 
 def format_value(value: float | None, unit: Unit) -> str:
-    """A value as people read it: 12.3%, 1,234, 5.2 h (2.1 days from 48 h on); "—" when missing."""
+    """A value as people read it: 12.3%, 1,234, 9 min (below an hour), 5.2 h, 2.1 days (from 48 h on);
+    "—" when missing."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
     if unit == "rate":
         return f"{value:.1%}"
     if unit == "hours":
+        if round(value * 60) < 60:
+            return f"{value * 60:.0f} min"
         return f"{value:.1f} h" if value < 48 else f"{value / 24:.1f} days"
     return f"{int(value):,}"
 

@@ -40,6 +40,12 @@ READONLY_CONFIG: dict[str, object] = {
 }
 
 ALLOWED_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA"}
+# What the allowed statement types cover, as the refusal message lists it (DESCRIBE, SHOW and
+# SUMMARIZE are SELECT statements to DuckDB).
+ALLOWED_TEXT = "SELECT, WITH ... SELECT, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN and read-only PRAGMA only"
+# Unqualified names resolve in the public schemas, so `SHOW TABLES` lists them and
+# `FROM kpi_weekly` reads marts.kpi_weekly (the file's own `main` schema is empty).
+SEARCH_PATH = "marts,audit,meta"
 
 _REFUSED_HINTS = {
     "INSERT": "writes", "UPDATE": "writes", "DELETE": "writes", "MERGE_INTO": "writes",
@@ -78,6 +84,7 @@ def connect_readonly(published: Path | str) -> Iterator[duckdb.DuckDBPyConnectio
         )
     con = duckdb.connect(str(published), read_only=True, config=dict(READONLY_CONFIG))
     try:
+        con.execute(f"SET search_path = '{SEARCH_PATH}'")
         yield con
     finally:
         con.close()
@@ -145,7 +152,7 @@ def run_readonly_query(
             what = _REFUSED_HINTS.get(kind, kind)
             raise QueryRefused(
                 f"refused: {kind} statements ({what}) are not allowed; the warehouse is read-only here "
-                "(SELECT, WITH ... SELECT, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN only)"
+                f"({ALLOWED_TEXT})"
             )
         timed_out = threading.Event()
 

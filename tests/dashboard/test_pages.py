@@ -194,8 +194,8 @@ def test_health_page(writable_copy, monkeypatch):
     at = _app("app_pages/health.py")
     m = _metrics(at)
     last = _last_run(writable_copy)
-    assert m["Last run"] == last.status == "success"
-    assert m["Files loaded / rejected (last run)"] == f"{last.files_loaded} / {last.files_rejected}"
+    assert m["Status"] == last.status == "success"
+    assert m["Files loaded / rejected"] == f"{last.files_loaded} / {last.files_rejected}"
     assert last.files_rejected == 3  # load_ledger-with-bad-rows.csv
     assert m["Checks failing"] == "1 of 2"
     rejected = _frame(at, {"reason", "rows_rejected", "files"})
