@@ -25,7 +25,9 @@ def percentage_points(value: float) -> str:
 def change_text(line: KpiLine) -> str:
     if line.change is None:
         return ""
-    return percentage_points(line.change) if line.kpi.is_rate else f"{line.change:+,.2f}".rstrip("0").rstrip(".")
+    if line.kpi.is_rate:
+        return percentage_points(line.change)
+    return ("+" if line.change >= 0 else "-") + line.kpi.format(abs(line.change))
 
 
 def target_text(line: KpiLine) -> str:
