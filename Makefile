@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	test -d $(LANDING) || $(BIN)/funnel generate --out $(LANDING) --days 120 --checkouts-per-day 400 --seed 7
+	test -d $(LANDING) || $(BIN)/funnel generate --out $(LANDING) --days 119 --end-date 2026-11-29 --checkouts-per-day 400 --seed 7 --history-days 0 --rate-change order_rate=0.55,device=mobile,since=2026-10-05
 	$(BIN)/funnel run --landing $(LANDING) --warehouse $(WAREHOUSE)
 	$(BIN)/funnel dashboard --warehouse $(WAREHOUSE) --port 8501
 

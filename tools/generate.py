@@ -372,7 +372,7 @@ def generate_landing(
       of earlier orders (state kept in `<out>/_generator_state/`).
     - `days_per_file`: days per file (files are named by their first day, so names sort in time).
     - `history_days`: on the first call, orders of the returning customers are placed in the
-      `history_days` before the range (one history file).
+      `history_days` before the range (one history file); 0: none, every order lies in the range.
     - `segment_change`: a rate planted in one segment from a given day (SegmentChange).
     - `**rates`: any field of PlantedRates, e.g. `manual_intervention_rate=0.1`.
     """
@@ -387,8 +387,8 @@ def generate_landing(
         raise ValueError(f"formats must be one of {FORMATS}, got {formats!r}")
     if not _ID_PREFIX_RE.fullmatch(id_prefix):
         raise ValueError("id_prefix may hold only letters, digits, '_', '.' and '-'")
-    if days < 1 or checkouts_per_day < 0 or days_per_file < 1 or history_days < 1:
-        raise ValueError("days, days_per_file and history_days must be >= 1, checkouts_per_day >= 0")
+    if days < 1 or checkouts_per_day < 0 or days_per_file < 1 or history_days < 0:
+        raise ValueError("days and days_per_file must be >= 1, history_days and checkouts_per_day >= 0")
     today = started_clock.date()
     if end_date is None:
         end_date = today - timedelta(days=1)
@@ -437,6 +437,8 @@ def generate_landing(
     # [P + n, ...) new sales customers.
     state = _previous_order_state(out)
     pool_ids, history = _customer_pool(state, start, rng, n, planted, id_prefix, checkouts_per_day * days)
+    if not history_days:  # no orders before the range: both sources start on its first day
+        history = None
     P = len(pool_ids)
     u = rng.random(n)
     returning = u < planted.returning_customer_share
