@@ -33,6 +33,7 @@ EXAMPLES = {
 st.title("SQL")
 st.caption("Read-only: the warehouse's published copy is opened read-only with file access disabled and "
            "settings locked; writes, DDL, ATTACH, COPY, INSTALL/LOAD, file or URL reads and SET are refused.")
+st.markdown("Every model, column, test and metric: the [dbt docs site](http://127.0.0.1:8580) (start it with `funnel docs`); any KPI by any dimension without SQL: `funnel metrics` (docs/metrics.md).")
 ui.no_data_notice(stop=False)
 
 left, right = st.columns([1, 2])
