@@ -213,6 +213,16 @@ def test_funnel_report_writes_a_chosen_week_and_explains_on_request(planted, tmp
     assert "2026-W46" in capsys.readouterr().out
 
 
+def test_funnel_report_send_sends_what_is_due_and_says_so(warehouse_copy, smtp_server, monkeypatch, capsys):
+    monkeypatch.setenv("FUNNEL_REPORT_TO", "cli@example.com")
+    assert main(["report", "--send", "--warehouse", str(warehouse_copy.warehouse)]) == 0
+    out = capsys.readouterr().out
+    assert f"sent brief {WEEK} by email to cli@example.com" in out
+    assert "kpi_moved" not in out  # sent by the run already (the copy's ledger says so)
+    assert (f"KPI brief {WEEK}", "cli@example.com") in subjects(smtp_server)
+    assert main(["report", "--send", "--week", WEEK, "--warehouse", str(warehouse_copy.warehouse)]) == 2
+
+
 @pytest.mark.parametrize(("week", "says"), [
     ("2026-48", "is not an ISO week"),
     ("2026-W48", "is not closed yet"),
