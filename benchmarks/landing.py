@@ -24,7 +24,7 @@ def size_label(events: int) -> str:
     return str(events)
 
 
-def _link_tree(source: Path, target: Path) -> None:
+def link_landing(source: Path, target: Path) -> None:
     """A copy of a landing directory whose data files are hard links (they are never edited) and
     whose generator state is real copies (the generator rewrites it)."""
     for path in source.rglob("*"):
@@ -53,7 +53,7 @@ def prepare_data(case_dir: Path, events: int, fmt: str, days: int, end: date, sk
     if not (skip_generate and (plus1 / "_generation.json").exists()
             and json.loads((plus1 / "_generation.json").read_text()).get("id_prefix") == "b"):
         shutil.rmtree(plus1, ignore_errors=True)
-        _link_tree(base, plus1)
+        link_landing(base, plus1)
         result = measure([FUNNEL, "generate", "--out", str(plus1), "--days", "1", "--checkouts-per-day",
                           str(checkouts_per_day), "--seed", "1", "--format", fmt, "--end-date",
                           (end + timedelta(days=1)).isoformat(), "--id-prefix", "b"])

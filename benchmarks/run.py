@@ -7,10 +7,17 @@ sampled from /proc (peak memory):
 - floor       benchmarks/floor.sql: the same public marts in one plain DuckDB script;
 - full run    `funnel run` from an empty warehouse (with the Dagster step durations of that run);
 - re-run      `funnel run` again with nothing new;
-- incremental `funnel run` after one more day of data landed (`funnel generate --days 1 --id-prefix b`);
+- incremental `funnel run` after one more day of data landed (`funnel generate --days 1 --id-prefix b`),
+              and where its seconds went (benchmarks.disk.day_split: start-up and imports, each Dagster
+              step, Dagster between steps, dbt's nodes by kind);
+- disk        the warehouse and the published copy after the full run, per million events, and the
+              copy's tables with the readers that name them (benchmarks.disk);
+- engines     `funnel run --target postgres|spark`, full and one more day (benchmarks.engines; data
+              sets up to ENGINES_MAX_EVENTS, first format only; skipped without PostgreSQL or Java);
 - stages      each stage on its own on another empty warehouse: ingest (ingest_landing), dbt build
               (dbt CLI), checks (run_all_checks), publish (publish), with dbt's per-model timings;
-- dashboard   every query of dashboards/data.py on the published copy, cold (caches cleared), p50/p95.
+- dashboard   every query of dashboards/data.py on the published copy, cold (caches cleared), p50/p95;
+              and each page's whole run and its draw in the browser (benchmarks/dashboard.py).
 
 It checks that the floor's marts equal the pipeline's, prints a table and writes
 benchmarks/results/<timestamp>.json (or --json PATH). No figure is asserted here: docs/performance.md
@@ -28,6 +35,8 @@ import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from benchmarks.disk import day_split, disk_usage
+from benchmarks.engines import ENGINES, engine_case
 from benchmarks.landing import prepare_data, size_label
 from benchmarks.process import json_tail, loadavg, measure, strip_stdout
 from benchmarks.report import TARGETS, evaluate, machine, print_table
@@ -39,7 +48,9 @@ DBT = str(BIN / "dbt")
 DBT_PROJECT_DIR = ROOT / "dbt_project"
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
-MEASUREMENTS = ("floor", "full", "rerun", "incremental", "dashboard", "stages")
+MEASUREMENTS = ("floor", "full", "rerun", "incremental", "dashboard", "stages", "engines")
+# The engines' case is measured at 1M events (issue 18's target); Spark at 10M takes too long here.
+ENGINES_MAX_EVENTS = 1_000_000
 
 # --- the measurements ----------------------------------------------------------------------------
 
@@ -63,14 +74,16 @@ def dagster_steps(dagster_home: Path, run_id: str) -> dict[str, float]:
     return steps
 
 
-def funnel_run(landing: Path, warehouse: Path, dagster_home: Path, log: Path) -> dict:
-    env = {"DAGSTER_HOME": str(dagster_home), "FUNNEL_LOG_LEVEL": "ERROR"}
+def funnel_run(landing: Path, warehouse: Path, dagster_home: Path, log: Path, target: str | None = None,
+               env: dict[str, str] | None = None) -> dict:
+    """`funnel run` (on `target`, default DuckDB), measured, with the durations of its Dagster steps."""
+    env = {**(env or {}), "DAGSTER_HOME": str(dagster_home), "FUNNEL_LOG_LEVEL": "ERROR"}
     dagster_home.mkdir(parents=True, exist_ok=True)
     (dagster_home / "dagster.yaml").touch()  # default sqlite storage, without Dagster's warning about it
     # A failed run is recorded (with its message) rather than stopping the benchmark: other developers
     # change the pipeline in the same checkout, and the other measurements are still worth having.
-    result = measure([FUNNEL, "run", "--landing", str(landing), "--warehouse", str(warehouse)], env=env, log=log,
-                     check=False)
+    cmd = [FUNNEL, "run", "--landing", str(landing), "--warehouse", str(warehouse)]
+    result = measure([*cmd, "--target", target] if target else cmd, env=env, log=log, check=False)
     found = re.search(r"run-([0-9a-f-]{36})\.log", result["stdout"])
     out = strip_stdout(result)
     if found:
@@ -152,6 +165,7 @@ def run_case(workdir: Path, events: int, fmt: str, args) -> dict:
     else:
         case["floor_vs_pipeline"] = compare_marts(published, floor_db)
         case["marts_equal"] = all(t["equal"] for t in case["floor_vs_pipeline"].values())
+        case["disk"] = disk_usage(warehouse, published, case["data"]["events"])
 
     if "rerun" in todo:
         print(f"== {label}: re-run with nothing new", flush=True)
@@ -160,11 +174,26 @@ def run_case(workdir: Path, events: int, fmt: str, args) -> dict:
     if "incremental" in todo:
         print(f"== {label}: incremental run (one more day)", flush=True)
         case["incremental"] = funnel_run(plus1, warehouse, dagster_home, logs / "incremental.log")
+        if "error" not in case["incremental"]:
+            from pipelines.core.settings import dbt_target_path
+
+            imports = stage("imports", [], logs / "stage_imports.log")
+            case["day_split"] = day_split(case["incremental"], dbt_target_path(warehouse), imports["seconds"])
+
+    if "engines" in todo and events <= ENGINES_MAX_EVENTS and fmt == args.formats[0]:
+        for target in ENGINES:
+            print(f"== {label}: funnel run --target {target}, full and one more day", flush=True)
+            case.setdefault("engines", {})[target] = engine_case(case_dir, landing, plus1, target)
 
     if "dashboard" in todo and published.exists():
         print(f"== {label}: dashboard queries", flush=True)
         case["dashboard"] = stage("dashboard", [published], logs / "dashboard.log",
                                   extra=["--reps", str(args.dashboard_reps)])
+        print(f"== {label}: dashboard pages (server side, browser)", flush=True)
+        from benchmarks.dashboard import run_measured
+
+        case["dashboard_pages"] = run_measured(published, logs / "dashboard_pages.log", args.dashboard_reps,
+                                               browser_rounds=0 if args.quick else 3)
 
     full = case["full_run"]["wall_seconds"]
     case["ratio_full_run_over_floor"] = full / case["floor"]["seconds"]
@@ -189,9 +218,20 @@ def run_case(workdir: Path, events: int, fmt: str, args) -> dict:
 
 
 
+def parse_sizes(text: str) -> list[int]:
+    """'1M,10M,30M' or '2000,500k' -> events per data set."""
+    units = {"k": 1_000, "m": 1_000_000}
+    sizes = []
+    for item in (s.strip().lower() for s in text.split(",") if s.strip()):
+        number, unit = (item[:-1], units[item[-1]]) if item[-1] in units else (item, 1)
+        sizes.append(int(float(number) * unit))
+    return sizes
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="1000000,10000000", help="events per data set, comma-separated")
+    parser.add_argument("--sizes", default="1M,10M,30M",
+                        help="events per data set, comma-separated: a number, or with a k/M suffix (1M, 30M)")
     parser.add_argument("--formats", default="parquet,jsonl.gz", help="comma-separated: parquet, jsonl.gz, jsonl, mixed")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/funnel-bench"))
     parser.add_argument("--skip-generate", action="store_true", help="reuse the landing data in --workdir")
@@ -207,18 +247,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="where to write the results (default benchmarks/results/)")
     args = parser.parse_args(argv)
     if args.quick:
-        sizes = [2000] if args.sizes == parser.get_default("sizes") else [int(s) for s in args.sizes.split(",")]
+        sizes = [2000] if args.sizes == parser.get_default("sizes") else parse_sizes(args.sizes)
         args.days = args.days or 14
         args.dashboard_reps = args.dashboard_reps or 3
     else:
-        sizes = [int(s) for s in args.sizes.split(",")]
+        sizes = parse_sizes(args.sizes)
     args.days = args.days or 365
     args.dashboard_reps = args.dashboard_reps or 20
     args.end_date = args.end_date or (datetime.now(UTC).date() - timedelta(days=3))
     args.measure = {m.strip() for m in args.measure.split(",") if m.strip()}
     if args.measure - set(MEASUREMENTS):
         parser.error(f"--measure: unknown {sorted(args.measure - set(MEASUREMENTS))}")
-    formats = [f.strip() for f in args.formats.split(",") if f.strip()]
+    formats = args.formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     args.workdir = args.workdir.resolve()
     args.workdir.mkdir(parents=True, exist_ok=True)
 

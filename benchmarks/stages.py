@@ -4,6 +4,8 @@ benchmarks.run starts each stage in a fresh process so that its peak memory (sam
 is the stage's own; the stage's duration is measured here around the stage function only (not the
 interpreter's start and imports) and printed as the last line of stdout, as JSON.
 
+    imports                                  import pipelines.definitions (the Dagster definitions), as
+                                             `funnel run` does before its run starts
     ingest    LANDING WAREHOUSE              pipelines.ingest.load.ingest_landing
     checks    WAREHOUSE                      data_checks.runner.run_all_checks (no Data Docs)
     publish   WAREHOUSE MANIFEST             pipelines.publish.publish
@@ -33,6 +35,13 @@ def _settings_connect(warehouse: Path):
 
     settings = Settings.from_env(None, warehouse)
     return connect(settings.warehouse, memory_limit=settings.duckdb_memory_limit, threads=settings.duckdb_threads)
+
+
+def stage_imports(args) -> dict:
+    started = time.perf_counter()
+    import pipelines.definitions  # noqa: F401 - the import is what is measured
+
+    return {"seconds": time.perf_counter() - started, "modules": len(sys.modules)}
 
 
 def stage_ingest(args) -> dict:
@@ -159,13 +168,13 @@ def stage_dashboard(args) -> dict:
     }
 
 
-STAGES = {"ingest": stage_ingest, "checks": stage_checks, "publish": stage_publish, "dashboard": stage_dashboard}
+STAGES = {"imports": stage_imports, "ingest": stage_ingest, "checks": stage_checks, "publish": stage_publish, "dashboard": stage_dashboard}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.stages")
     parser.add_argument("stage", choices=sorted(STAGES))
-    parser.add_argument("paths", nargs="+", type=Path)
+    parser.add_argument("paths", nargs="*", type=Path)
     parser.add_argument("--run-id", default=None)
     parser.add_argument("--reps", type=int, default=20)
     parser.add_argument("--profile", type=Path, default=None)

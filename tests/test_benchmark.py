@@ -3,8 +3,10 @@
 No timing is asserted (performance figures live in docs/performance.md): every stage must have run
 (a stage that is missing, skipped or failed fails the test) and reported a positive duration, every
 generated row must be accounted for by the ingestion, and the floor's marts must equal the
-pipeline's (a fair floor). The re-run and the incremental run are left out here to keep the test
-short; they go through the same code as the full run (`benchmarks.run.funnel_run`).
+pipeline's (a fair floor); the bytes on disk are reported, and every table of the published copy
+has a reader. The re-run, the incremental run and the engines' case are left out here to keep the
+test short; they go through the same code as the full run (`benchmarks.run.funnel_run`), and the
+split of a one-more-day run and the verdicts are checked on recorded figures below.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.disk import day_split
+from benchmarks.report import evaluate
+from benchmarks.run import parse_sizes
 from data_checks.catalog import all_checks
 from data_checks.check import ERROR
 
@@ -74,3 +79,57 @@ def test_floor_marts_equal_the_pipelines(results):
         assert outcome["rows_pipeline"] == outcome["rows_floor"] > 0, f"{table}: {outcome}"
         assert outcome["equal"], f"{table}: {outcome}"
     assert case["marts_equal"] is True
+
+
+def test_disk_usage_is_reported_and_every_published_table_has_a_reader(results):
+    (case,) = results["cases"]
+    disk = case["disk"]
+    assert disk["warehouse_bytes"] > disk["published_bytes"] > 0
+    assert disk["published_mb_per_million_events"] == pytest.approx(
+        disk["published_bytes"] / 2**20 / (case["data"]["events"] / 1e6))
+    tables = {t["table"]: t for t in disk["published_tables"]}
+    assert "dashboard" in tables["marts.kpi_daily"]["readers"] and tables["marts.fct_checkouts"]["rows"] > 0
+    assert not any(name.startswith(("raw.", "staging.", "intermediate.")) for name in tables)
+    assert disk["published_tables_without_reader"] == []
+
+
+def test_sizes_accept_suffixes():
+    assert parse_sizes("1M, 10M,30M") == [1_000_000, 10_000_000, 30_000_000]
+    assert parse_sizes("2000,2.5k") == [2000, 2500]
+
+
+def test_a_one_more_day_run_is_split_into_its_parts(tmp_path):
+    run = {"wall_seconds": 20.0, "dagster_steps": {
+        "ingest_landing": 2.0, "dbt_models": 9.0, "mart_checks": 3.0, "(dagster run, all steps)": 16.0}}
+    (tmp_path / "run_results.json").write_text(json.dumps({"results": [
+        {"unique_id": "model.checkout_funnel.fct_checkouts", "execution_time": 4.0},
+        {"unique_id": "model.checkout_funnel.kpi_daily", "execution_time": 1.0},
+        {"unique_id": "test.checkout_funnel.unique_fct_checkouts", "execution_time": 2.5},
+    ]}))
+    split = day_split(run, tmp_path, imports_seconds=1.5)
+    assert split["outside the Dagster run (start-up, imports, report)"] == 4.0
+    assert split["  of which: import pipelines.definitions"] == 1.5
+    assert split["step dbt_models"] == 9.0 and split["step mart_checks"] == 3.0
+    assert split["Dagster between steps (events, storage)"] == 2.0
+    assert split["  dbt_models: model nodes"] == 5.0 and split["  dbt_models: test nodes"] == 2.5
+    assert split["  dbt_models: start-up, parse, between nodes"] == 1.5
+
+
+def _case(label: str, size: int, incremental: float, **extra) -> dict:
+    run = {"wall_seconds": 100.0, "peak_rss_mb": 1000.0}
+    return {"label": label, "size": size, "format": "parquet", "full_run": run, "ratio_full_run_over_floor": 1.5,
+            "incremental": {**run, "wall_seconds": incremental}, "ratio_incremental_over_full": incremental / 100,
+            **extra}
+
+
+def test_verdicts_of_the_30m_case_and_the_engines():
+    engines = {"postgres": {"ratio_incremental_over_full": 0.2}, "spark": {"ratio_incremental_over_full": 0.9},
+               "other": {"skipped": "no java"}}
+    verdicts = evaluate([_case("10M", 10_000_000, 15.0), _case("30M", 30_000_000, 21.0, engines=engines)])
+    by_name = {(v["case"], v["target"]): v for v in verdicts}
+    assert by_name[("30M", "incremental on 30M / on 10M")]["value"] == pytest.approx(1.4)
+    assert not by_name[("30M", "incremental on 30M / on 10M")]["met"]
+    assert by_name[("30M", "postgres: one more day / full")]["met"]
+    assert not by_name[("30M", "spark: one more day / full")]["met"]
+    assert ("30M", "full run seconds") not in by_name and ("10M", "full run seconds") in by_name
+    assert not any("other" in target for _, target in by_name)

@@ -238,7 +238,7 @@ def test_postgres_incremental_build_equals_its_full_refresh(tmp_path, monkeypatc
 
         build()
         _write_late_files(landing)
-        run_pipeline(settings)  # DuckDB validates and loads the late rows; PostgreSQL gets them all again
+        run_pipeline(settings)  # DuckDB validates and loads the late rows; PostgreSQL gets only those
         build()
         incremental = _postgres_tables()
         with connect(readonly=True) as con, con.cursor() as cur:

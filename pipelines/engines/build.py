@@ -4,6 +4,7 @@
 - postgres: the raw and audit tables are bulk-loaded with COPY (pipelines.engines.postgres).
 - spark: the raw and audit tables are written as Parquet (pipelines.engines.export) and read by
   Spark as external tables, which the dbt on-run-start hook (re)creates over those folders.
+Either way only the raw rows the engine lacks travel (pipelines.engines.increment).
 
 dbt runs as a child process (what dagster-dbt does too) or, with `in_process=True`, through
 dbtRunner in this process: with the Spark `session` method that reuses this process's SparkSession,
@@ -26,6 +27,7 @@ import duckdb
 from pipelines.core.settings import DBT_PROJECT_DIR, Settings, dbt_vars
 from pipelines.engines import resolve_target
 from pipelines.engines.export import RAW_PARQUET_ENV, export_raw_parquet, raw_parquet_dir
+from pipelines.engines.increment import Published
 
 
 @dataclass
@@ -46,18 +48,21 @@ def target_env(target: str, settings: Settings) -> dict[str, str]:
     return env
 
 
-def publish_raw(target: str, settings: Settings, con: duckdb.DuckDBPyConnection | None = None) -> dict[str, int]:
-    """Put the warehouse's validated raw and audit rows where `target` reads them. Returns rows per table.
-    `con`: an open connection to the warehouse, else the file is opened read-only."""
+def publish_raw(
+    target: str, settings: Settings, con: duckdb.DuckDBPyConnection | None = None, full: bool = False
+) -> Published:
+    """Put what `target` lacks of the warehouse's validated raw and audit rows where it reads them
+    (everything with `full`; pipelines.engines.increment). `con`: an open connection to the
+    warehouse, else the file is opened read-only."""
     target = resolve_target(target)
     source = con if con is not None else settings.warehouse
     if target == "postgres":
         from pipelines.engines.postgres import load_raw_postgres
 
-        return load_raw_postgres(source)
+        return load_raw_postgres(source, full=full)
     if target == "spark":
-        return export_raw_parquet(source, raw_parquet_dir(settings))
-    return {}
+        return export_raw_parquet(source, raw_parquet_dir(settings), full=full)
+    return Published({}, replaced=False, reason="DuckDB builds in the warehouse itself")
 
 
 def dbt_args(command: list[str], target: str, conversion_window_days: int | None = None) -> list[str]:

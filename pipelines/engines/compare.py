@@ -17,6 +17,7 @@ from pipelines.core.settings import Settings
 from pipelines.engines import resolve_target
 
 FLOAT_TOLERANCE = 1e-9
+WATERMARK_COLUMNS = ("_inputs_loaded_at",)
 # The public tables of kpi-definitions.md, the dashboard marts, the seed and the as-of row.
 PUBLIC_TABLES = (
     "kpi_daily", "kpi_weekly", "kpi_monthly", "funnel_steps", "fct_checkouts", "fct_orders", "warehouse_as_of",
@@ -73,6 +74,14 @@ def fetch_table(target: str, settings: Settings, table: str, schema: str = "mart
             for r in frame.selectExpr(*selected).collect()
         ]
     return [c.lower() for c in columns], [tuple(_normal(v) for v in row) for row in rows]
+
+
+def without_watermarks(read: tuple[list[str], list[tuple]]) -> tuple[list[str], list[tuple]]:
+    """A table's read without its build watermark (`_inputs_loaded_at`): an incremental build keeps
+    the older watermark on the rows it did not touch, a full rebuild stamps every row anew."""
+    columns, rows = read
+    keep = [i for i, c in enumerate(columns) if c not in WATERMARK_COLUMNS]
+    return [columns[i] for i in keep], [tuple(row[i] for i in keep) for row in rows]
 
 
 def _sort_key(row: tuple) -> tuple:

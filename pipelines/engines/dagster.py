@@ -3,7 +3,8 @@
 The same graph as on DuckDB, with one step more:
 
   ingest_landing (DuckDB validates the landed files, as always)
-    -> <target>/raw/*, <target>/audit/* (engine_raw: COPY into PostgreSQL, or Parquet for Spark)
+    -> <target>/raw/*, <target>/audit/* (engine_raw: COPY into PostgreSQL, or Parquet for Spark;
+       only the rows the engine lacks, everything when the models are rebuilt from scratch)
     -> every dbt model and seed, built on the target; every dbt test an asset check there.
 
 The Great Expectations checks of the ingestion (raw tables, ledger) run on DuckDB as always. The GX
@@ -75,12 +76,17 @@ def engine_raw_asset(target: str) -> dg.AssetsDefinition:
         ],
     )
     def _publish(context: dg.AssetExecutionContext, warehouse: WarehouseResource, landing: LandingResource):
+        settings = _settings_of(warehouse, landing)
+        # Everything again when the models will be rebuilt from scratch too; else only the new rows.
+        full = needs_full_refresh_on(target, warehouse, settings.conversion_window_days)
         with warehouse.writer_lock(), warehouse.connect(read_only=True) as con:
-            counts = publish_raw(target, _settings_of(warehouse, landing), con=con)
+            published = publish_raw(target, settings, con=con, full=full)
+        context.log.info(f"publish to {target}: {published.reason}")
         for table in SOURCE_TABLES:
             yield dg.MaterializeResult(
                 asset_key=engine_source_key(target, table.schema, table.name),
-                metadata={"rows": counts.get(table.qualified, 0), "target": target},
+                metadata={"rows": published.rows.get(table.qualified, 0), "target": target,
+                          "replaced": published.replaced},
             )
 
     return _publish

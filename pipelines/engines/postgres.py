@@ -4,9 +4,13 @@ Connection settings are the standard libpq environment variables (`PGHOST`, `PGP
 `PGPASSWORD`, `PGDATABASE`, also `PGSSLMODE`, `PGPASSFILE`, ...): nothing is stored in the
 repository. Every session is pinned to UTC (`-c timezone=UTC`).
 
-The load is set based: DuckDB writes each source table as CSV once, and PostgreSQL reads it with
-`COPY ... FROM STDIN`; the whole load is one transaction (tables truncated and refilled), so dbt and
-readers see the previous rows or the new ones, never a half-loaded table.
+The load is set based: DuckDB writes the rows to send as CSV once, and PostgreSQL reads them with
+`COPY ... FROM STDIN`. Only the raw rows the server lacks travel (pipelines.engines.increment); the
+audit tables, and every table in a full load, are truncated and refilled. A full load also empties
+the tables that carry a watermark (`_inputs_loaded_at`, the incremental models): they were built
+from the rows it replaces, and an empty incremental table is rebuilt from all rows by the next build.
+The whole load is one transaction, so dbt and readers see the previous rows or the new ones, never
+a half-loaded table.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.engines.increment import APPENDED_TABLES, HeldRows, Published, plan_export
 from pipelines.engines.schema import KINDS, SOURCE_TABLES, SourceTable, quote
 
 UTC_OPTIONS = "-c timezone=UTC"
@@ -46,19 +51,42 @@ def create_table_ddl(table: SourceTable) -> str:
     return f"CREATE TABLE IF NOT EXISTS {table.schema}.{quote(table.name)} ({columns})"
 
 
-def load_raw_postgres(warehouse: duckdb.DuckDBPyConnection | Path | str, **connect_args) -> dict[str, int]:
-    """Copy every source table of the DuckDB warehouse (a connection, or a file opened read-only)
-    into PostgreSQL (schemas `raw` and `audit`). Returns the rows loaded per table."""
+def load_raw_postgres(
+    warehouse: duckdb.DuckDBPyConnection | Path | str, full: bool = False, **connect_args
+) -> Published:
+    """Copy what PostgreSQL (schemas `raw` and `audit`) lacks of the DuckDB warehouse's source tables
+    (a connection, or a file opened read-only); everything with `full`. Returns the rows sent per table."""
     if isinstance(warehouse, duckdb.DuckDBPyConnection):
-        return _load(warehouse, connect_args)
+        return _load(warehouse, full, connect_args)
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        return _load(con, connect_args)
+        return _load(con, full, connect_args)
     finally:
         con.close()
 
 
-def _load(duck: duckdb.DuckDBPyConnection, connect_args: dict) -> dict[str, int]:
+def held_postgres(cur) -> dict[str, HeldRows]:
+    """Rows and newest `_loaded_at` of each raw table on the server."""
+    held = {}
+    for table in APPENDED_TABLES:
+        cur.execute(f"SELECT count(*), max(_loaded_at) FROM {table.schema}.{quote(table.name)}")
+        rows, newest = cur.fetchone()
+        held[table.qualified] = HeldRows(rows, newest)
+    return held
+
+
+def _empty_watermarked_tables(cur) -> None:
+    cur.execute(
+        "SELECT c.table_schema, c.table_name FROM information_schema.columns c "
+        "JOIN information_schema.tables t USING (table_schema, table_name) "
+        "WHERE c.column_name = '_inputs_loaded_at' AND t.table_type = 'BASE TABLE' "
+        "AND c.table_schema NOT IN ('raw', 'audit') ORDER BY 1, 2"
+    )
+    for schema, name in cur.fetchall():
+        cur.execute(f"TRUNCATE {quote(schema)}.{quote(name)}")
+
+
+def _load(duck: duckdb.DuckDBPyConnection, full: bool, connect_args: dict) -> Published:
     duck.execute("SET TimeZone = 'UTC'")
     counts = {}
     # `with pg`: one transaction, committed at the end, rolled back on any error.
@@ -71,14 +99,19 @@ def _load(duck: duckdb.DuckDBPyConnection, connect_args: dict) -> dict[str, int]
         for schema in sorted({t.schema for t in SOURCE_TABLES}):
             cur.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         for table in SOURCE_TABLES:
+            cur.execute(create_table_ddl(table))
+        plan = plan_export(duck, held_postgres(cur), full)
+        if plan.replace:
+            _empty_watermarked_tables(cur)
+        for table in SOURCE_TABLES:
             names = ", ".join(quote(name) for name, _ in table.columns)
             csv_path = Path(folder) / f"{table.schema}.{table.name}.csv"
             duck.execute(
-                f"COPY (SELECT {names} FROM {table.schema}.{quote(table.name)}) "
+                f"COPY (SELECT {names} FROM {table.schema}.{quote(table.name)} {plan.condition(table)}) "
                 f"TO '{csv_path}' (FORMAT csv, HEADER false)"
             )
-            cur.execute(create_table_ddl(table))
-            cur.execute(f"TRUNCATE {table.schema}.{quote(table.name)}")
+            if not plan.appends(table):
+                cur.execute(f"TRUNCATE {table.schema}.{quote(table.name)}")
             with csv_path.open("rb") as handle:
                 cur.copy_expert(
                     f"COPY {table.schema}.{quote(table.name)} ({names}) FROM STDIN WITH (FORMAT csv)", handle
@@ -87,4 +120,4 @@ def _load(duck: duckdb.DuckDBPyConnection, connect_args: dict) -> dict[str, int]
             csv_path.unlink()
         for table in SOURCE_TABLES:
             cur.execute(f"ANALYZE {table.schema}.{quote(table.name)}")
-    return counts
+    return Published(counts, plan.replace, plan.reason)

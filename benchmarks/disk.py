@@ -1,0 +1,87 @@
+"""Where a run's bytes and a day's seconds go: the warehouse and the published copy on disk, and the
+split of a one-more-day run into imports, Dagster, dbt nodes, checks and publishing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MILLION = 1_000_000
+
+
+def _text(folder: Path, pattern: str) -> str:
+    return "\n".join(p.read_text() for p in sorted(folder.rglob(pattern)) if p.is_file())
+
+
+def published_tables(published: Path) -> list[dict]:
+    """Each table of the published copy: rows, bytes (its storage blocks), and which readers name it:
+    the dashboard, the weekly brief, the semantic layer (`funnel metrics`), analysts (`funnel sql`,
+    the public tables of kpi-definitions.md), the copy's own bookkeeping."""
+    import duckdb
+
+    from pipelines.engines.compare import PUBLIC_TABLES
+
+    dashboard = _text(ROOT / "dashboards", "*.py")
+    brief = _text(ROOT / "pipelines" / "brief", "*.py")
+    semantic = _text(ROOT / "dbt_project" / "models" / "semantic", "*")
+    con = duckdb.connect(str(published), read_only=True)
+    try:
+        (block_size,) = con.execute("SELECT block_size FROM pragma_database_size()").fetchone()
+        tables = con.execute(
+            "SELECT schema_name, table_name, estimated_size FROM duckdb_tables() ORDER BY ALL"
+        ).fetchall()
+        out = []
+        for schema, table, rows in tables:
+            (blocks,) = con.execute(
+                f"SELECT count(DISTINCT block_id) FROM pragma_storage_info('{schema}.{table}') WHERE persistent"
+            ).fetchone()
+            named = f"{schema}.{table}"
+            readers = [name for name, reads in (
+                ("dashboard", named in dashboard),
+                ("brief", named in brief),
+                ("semantic layer", schema == "marts" and table in semantic),
+                ("analysts", schema == "marts" and table in PUBLIC_TABLES),
+                ("bookkeeping", schema == "meta"),
+            ) if reads]
+            out.append({"table": named, "rows": rows, "bytes": blocks * block_size, "readers": readers})
+        return out
+    finally:
+        con.close()
+
+
+def disk_usage(warehouse: Path, published: Path, events: int) -> dict:
+    """Bytes of the warehouse and of the published copy, in all and per million events, and whether
+    every table of the copy has a reader."""
+    tables = published_tables(published)
+    sizes = {"warehouse": warehouse.stat().st_size, "published": published.stat().st_size}
+    return {
+        **{f"{name}_bytes": size for name, size in sizes.items()},
+        **{f"{name}_mb_per_million_events": size / 2**20 / (events / MILLION) for name, size in sizes.items()},
+        "published_tables": tables,
+        "published_tables_without_reader": [t["table"] for t in tables if not t["readers"]],
+    }
+
+
+def day_split(run: dict, dbt_target: Path, imports_seconds: float | None) -> dict[str, float]:
+    """Where the seconds of one `funnel run` went (a one-more-day run): start-up outside the Dagster
+    run (of which `imports_seconds` are the imports and definitions), each Dagster step, Dagster's
+    own time between the steps (events, storage), and the dbt step's nodes by kind (the rest of that
+    step is dbt's start-up and parsing). dbt's nodes come from its run_results.json in `dbt_target`."""
+    steps = dict(run.get("dagster_steps") or {})
+    whole = steps.pop("(dagster run, all steps)", 0.0)
+    split = {"outside the Dagster run (start-up, imports, report)": run["wall_seconds"] - whole}
+    if imports_seconds is not None:
+        split["  of which: import pipelines.definitions"] = imports_seconds
+    split.update({f"step {name}": seconds for name, seconds in steps.items()})
+    split["Dagster between steps (events, storage)"] = whole - sum(steps.values())
+    results = dbt_target / "run_results.json"
+    if results.exists() and "dbt_models" in steps:
+        nodes = json.loads(results.read_text())["results"]
+        by_kind: dict[str, float] = {}
+        for node in nodes:
+            kind = node["unique_id"].split(".")[0]
+            by_kind[kind] = by_kind.get(kind, 0.0) + (node.get("execution_time") or 0.0)
+        split.update({f"  dbt_models: {kind} nodes" : seconds for kind, seconds in sorted(by_kind.items())})
+        split["  dbt_models: start-up, parse, between nodes"] = steps["dbt_models"] - sum(by_kind.values())
+    return split
