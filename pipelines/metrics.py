@@ -45,11 +45,12 @@ class MetricsResult:
     sql: str
 
 
-def semantic_target_path(warehouse: Path | str) -> Path:
-    """dbt's artifacts for the published copy of a warehouse (semantic manifest, docs site): beside
-    it, `<stem>.dbt-published/`; the run's own artifacts are in `<stem>.dbt-target/`."""
+def semantic_target_path(warehouse: Path | str, engine: str = "duckdb") -> Path:
+    """dbt's artifacts for the metrics' target of an engine (semantic manifest, docs site): beside the
+    warehouse, `<stem>.dbt-published/` for the published copy, `<stem>.dbt-postgres/` for PostgreSQL
+    (a manifest names its target's database); the run's own artifacts are in `<stem>.dbt-target/`."""
     warehouse = Path(warehouse)
-    return warehouse.with_name(f"{warehouse.stem}.dbt-published")
+    return warehouse.with_name(f"{warehouse.stem}.dbt-{dbt_target(engine)}")
 
 
 def dbt_target(engine: str) -> str:
@@ -71,7 +72,7 @@ def run_dbt(settings: Settings, engine: str, *command: str) -> None:
     """`dbt <command>` on the metrics' target of `engine`, its artifacts in semantic_target_path."""
     dbt = Path(sys.executable).with_name("dbt")
     argv = [str(dbt), *command, "--target", dbt_target(engine), "--target-path",
-            str(semantic_target_path(settings.warehouse)), "--quiet"]
+            str(semantic_target_path(settings.warehouse, engine)), "--quiet"]
     done = subprocess.run(argv, cwd=DBT_PROJECT_DIR, env=dbt_environment(settings), capture_output=True, text=True,
                           check=False)
     if done.returncode != 0:
@@ -81,7 +82,7 @@ def run_dbt(settings: Settings, engine: str, *command: str) -> None:
 def semantic_manifest_path(settings: Settings, engine: str) -> Path:
     """The semantic manifest of the dbt project as it is now: `dbt parse` (~6 s) when it is missing
     or older than a file of the project."""
-    manifest = semantic_target_path(settings.warehouse) / "semantic_manifest.json"
+    manifest = semantic_target_path(settings.warehouse, engine) / "semantic_manifest.json"
     newest_source = max(p.stat().st_mtime for p in [*project_files(), DBT_PROJECT_DIR / "profiles.yml"])
     if not manifest.exists() or manifest.stat().st_mtime < newest_source:
         run_dbt(settings, engine, "parse")
@@ -96,8 +97,6 @@ class DuckDbPublishedClient:
         from metricflow.protocols.sql_client import SqlEngine
         from metricflow.sql.render.duckdb_renderer import DuckDbSqlPlanRenderer
 
-        if not settings.published.exists():
-            raise MetricsError(f"no published copy at {settings.published}: run `funnel run` first")
         self._con = duckdb.connect(str(settings.published), read_only=True)
         # Settings as pipelines/core/warehouse.py sets them for every session (UTC above all).
         from pipelines.core.warehouse import configure
@@ -138,7 +137,9 @@ def _adapter_client(settings: Settings, engine: str):
     from dbt_common.context import set_invocation_context
     from dbt_metricflow.cli.dbt_connectors.adapter_backed_client import AdapterBackedSqlClient
 
-    set_invocation_context(dbt_environment(settings))
+    environment = dbt_environment(settings)
+    set_invocation_context(environment)
+    os.environ["PGTZ"] = environment["PGTZ"]  # libpq reads the session's time zone from this process's environment
     args = Namespace(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR),
                      target=dbt_target(engine), profile=None, threads=None, vars={})
     set_from_args(args, None)
@@ -152,6 +153,8 @@ class SemanticLayer:
 
     def __init__(self, settings: Settings, engine: str = "duckdb"):
         dbt_target(engine)  # refuse an engine MetricFlow cannot query before any work
+        if engine == "duckdb" and not settings.published.exists():
+            raise MetricsError(f"no published copy at {settings.published}: run `funnel run` first")
         from metricflow.engine.metricflow_engine import MetricFlowEngine
         from metricflow_semantics.model.dbt_manifest_parser import parse_manifest_from_dbt_generated_manifest
         from metricflow_semantics.model.semantic_manifest_lookup import SemanticManifestLookup

@@ -69,6 +69,12 @@ def test_bad_requests_say_what_is_wrong(conformance_warehouse, capsys, args, mes
     assert code == 2 and message in err, err
 
 
+def test_a_warehouse_never_published_is_a_clear_error(tmp_path, capsys):
+    code = main(["metrics", "--warehouse", str(tmp_path / "warehouse.duckdb"), "--list"])
+    assert code == 2
+    assert f"no published copy at {tmp_path / 'warehouse.published.duckdb'}: run `funnel run` first" in capsys.readouterr().err
+
+
 def test_reads_the_published_copy_while_a_run_writes_and_without_the_network(conformance_warehouse, tmp_path):
     """With the writer lock held (a run in progress) and every socket connection refused: the query
     answers from the published copy, and MetricFlow's CLI (its PyPI update check) is never loaded."""
