@@ -40,7 +40,8 @@ def failure_lines(events: Iterable[dg.DagsterEvent]) -> tuple[list[str], list[st
 
 @dg.failure_hook(required_resource_keys={"warehouse"})
 def record_failed_run(context: dg.HookContext) -> None:
-    """audit.pipeline_runs gets the run's failure row and the run-status file says why (run_status.py)."""
+    """audit.pipeline_runs gets the run's failure row and the run-status file says why (run_status.py);
+    an error-level check that blocked the run is alerted (pipelines/brief, docs/reports.md)."""
     records = context.instance.all_logs(
         context.run_id,
         of_type={dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.ASSET_CHECK_EVALUATION},
@@ -55,5 +56,9 @@ def record_failed_run(context: dg.HookContext) -> None:
         started_at = datetime.fromtimestamp(stats.start_time, UTC).replace(tzinfo=None)
     if record_failure(context.resources.warehouse.path, context.run_id, message, started_at=started_at):
         context.log.error(f"run recorded as failed: {message}")
+        # An error-level check that blocked the run is alerted now, once per check and run (docs/reports.md).
+        from pipelines.brief import alert_blocked_run
+
+        alert_blocked_run(context.resources.warehouse.settings(), context.run_id, lock_wait_seconds=0)
     else:
         context.log.warning(f"another run holds the warehouse: only the run-status file says it failed: {message}")

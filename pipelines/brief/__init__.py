@@ -4,20 +4,32 @@
 - render.py: one page as HTML and PDF; delivery.py: email, webhook and the audit.deliveries ledger.
 
 `write_brief` makes the files (`funnel report`); `brief_and_deliver` makes the latest brief and
-sends what is due (the Dagster asset `kpi_brief` after each published run, and `funnel report --send`).
+sends what is due (the Dagster asset `kpi_brief` after each published run, and `funnel report --send`);
+`alert_blocked_run` alerts on the error-level checks that stopped a run (the job's failure hook).
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 from pipelines.brief.data import Brief, build_brief
-from pipelines.brief.delivery import Delivery, brief_message, deliver, due_alerts, routes_configured
+from pipelines.brief.delivery import (
+    Delivery,
+    blocked_alerts,
+    brief_message,
+    deliver,
+    due_alerts,
+    routes_configured,
+)
 from pipelines.brief.render import render_html, render_pdf
 from pipelines.core.settings import Settings
 from pipelines.core.warehouse import connect, writer_lock
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -26,6 +38,15 @@ class BriefFiles:
     html: Path
     pdf: Path
     deliveries: list[Delivery] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def _warehouse_writer(settings: Settings, lock_wait_seconds: float):
+    """The warehouse under the writer lock (re-entrant: a run that holds it passes through)."""
+    with writer_lock(settings.warehouse, wait_seconds=lock_wait_seconds), connect(
+        settings.warehouse, memory_limit=settings.duckdb_memory_limit, threads=settings.duckdb_threads
+    ) as con:
+        yield con
 
 
 def write_brief(settings: Settings, week: date | None = None, out_dir: Path | None = None,
@@ -53,8 +74,20 @@ def brief_and_deliver(settings: Settings, run_id: str | None = None, lock_wait_s
     with connect(settings.published, read_only=True) as published:
         messages = [brief_message(files.brief, files.html.read_text(), files.pdf)]
         messages += due_alerts(files.brief, published, settings, now)
-    with writer_lock(settings.warehouse, wait_seconds=lock_wait_seconds), connect(
-        settings.warehouse, memory_limit=settings.duckdb_memory_limit, threads=settings.duckdb_threads
-    ) as con:
+    with _warehouse_writer(settings, lock_wait_seconds) as con:
         files.deliveries = deliver(con, settings, messages, run_id)
     return files
+
+
+def alert_blocked_run(settings: Settings, run_id: str, lock_wait_seconds: float = 60.0) -> list[Delivery]:
+    """Alert now on the error-level checks that failed in run `run_id` (the warehouse's
+    audit.check_results: a blocked run publishes nothing). Never raises: the run has failed already."""
+    if not routes_configured(settings):
+        return []
+    try:
+        with _warehouse_writer(settings, lock_wait_seconds) as con:
+            messages = blocked_alerts(con, datetime.now(UTC).replace(tzinfo=None), run_id)
+            return deliver(con, settings, messages, run_id)
+    except Exception as error:  # noqa: BLE001 - alerting must not hide the run's own failure
+        log.warning("the alert of blocked run %s was not sent: %s: %s", run_id, type(error).__name__, error)
+        return []

@@ -5,7 +5,7 @@ What is due: the weekly brief by email to FUNNEL_REPORT_TO; alerts to the webhoo
 - `kpi_moved`: a rate of the registry moved (the spec's 99% test) in the brief's final weeks; key: KPI
   and period. The message names the KPI, the period, before and after, and the top driver.
 - `check_blocked`: an error-level check failed in a run (audit.check_results); key: check and run.
-  A blocked run publishes nothing, so the next published run (or `funnel report`) sends it.
+  Sent by the run's failure hook as the run stops (`alert_blocked_run`), else by the next delivery.
 - `stale_data`: the data's as_of is older than FUNNEL_FRESHNESS_HOURS (the freshness check's rule);
   key: the UTC day.
 
@@ -85,15 +85,17 @@ def moved_alert(line: KpiLine) -> Message:
     return Message("kpi_moved", f"{kpi.name}:{line.period_start}", f"KPI moved: {kpi.label}", text)
 
 
-def blocked_alerts(con: duckdb.DuckDBPyConnection, now: datetime) -> list[Message]:
-    """One alert per error-level check that failed in a run (audit.check_results of `con`)."""
+def blocked_alerts(con: duckdb.DuckDBPyConnection, now: datetime, run_id: str | None = None) -> list[Message]:
+    """One alert per error-level check that failed in a run (audit.check_results of `con`; only
+    those of `run_id` when given)."""
     rows = con.execute(
         """
         SELECT check_name, run_id, min(checked_at), arg_min(observed_value, checked_at), any_value(expected)
         FROM audit.check_results WHERE severity = 'error' AND NOT passed AND checked_at >= ?
+            AND (? IS NULL OR run_id = ?)
         GROUP BY check_name, run_id ORDER BY 3, 1
         """,
-        [now - BLOCKED_LOOKBACK],
+        [now - BLOCKED_LOOKBACK, run_id, run_id],
     ).fetchall() if _has_table(con, "check_results") else []
     return [
         Message("check_blocked", f"{check}:{run_id}", f"Run blocked by check {check}",
