@@ -91,6 +91,20 @@ def execute_job(job, settings: Settings, op_config: dict):
     return result, log_path, errors, warnings
 
 
+def _deliveries_due(settings: Settings) -> str:
+    """With nothing new the job does not run, yet that is when the data goes stale: send what is due
+    (the stale-data alert of the day, a brief not sent yet) when delivery is configured."""
+    from pipelines.brief import brief_and_deliver, routes_configured
+
+    if not routes_configured(settings):
+        return ""
+    try:
+        deliveries = brief_and_deliver(settings).deliveries
+    except Exception as error:  # noqa: BLE001 - delivery never fails a run (docs/reports.md)
+        return f"\nWARNING nothing was delivered: {type(error).__name__}: {error}"
+    return "".join(f"\nDelivered {d.kind} to {d.channel} {d.recipient}: {d.status}" for d in deliveries)
+
+
 def run_pipeline(settings: Settings, wait_seconds: float = 0.0) -> RunOutcome:
     """Materialise every asset once. Raises PipelineFailed (with the report) when a step or an
     error-level check fails; WarehouseBusyError when another run holds the warehouse."""
@@ -99,7 +113,8 @@ def run_pipeline(settings: Settings, wait_seconds: float = 0.0) -> RunOutcome:
             # No new file and the dbt project of the last published build: nothing to materialise,
             # so neither Dagster nor dbt is even loaded.
             text = _report(settings, "", [], [])
-            return RunOutcome(run_id="", report=text + "\nThe marts and the published copy are up to date: nothing rebuilt.")
+            text += "\nThe marts and the published copy are up to date: nothing rebuilt." + _deliveries_due(settings)
+            return RunOutcome(run_id="", report=text)
         # With the speed machinery on, dbt's process imports dbt and the check process GX while this
         # one imports Dagster, creates the run and ingests (pipelines/speedups).
         with speedups.started(settings):

@@ -23,13 +23,14 @@ import logging
 import smtplib
 import ssl
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import duckdb
+import pyarrow as pa
 
 from pipelines.brief.data import Brief, KpiLine
 from pipelines.brief.render import driver_text, title
@@ -193,9 +194,9 @@ def deliver(warehouse: duckdb.DuckDBPyConnection, settings: Settings, messages: 
             attempts.append(Delivery(message.kind, message.key, channel, recipient, status, error,
                                      datetime.now(UTC).replace(tzinfo=None)))
     if attempts:
-        warehouse.executemany(
+        recorded = pa.Table.from_pylist([{**asdict(a), "run_id": run_id} for a in attempts])  # noqa: F841 - read by the SQL below
+        warehouse.execute(
             "INSERT INTO audit.deliveries (kind, key, channel, recipient, status, error, attempted_at, run_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [[a.kind, a.key, a.channel, a.recipient, a.status, a.error, a.attempted_at, run_id] for a in attempts],
+            "SELECT kind, key, channel, recipient, status, error, attempted_at, run_id FROM recorded"
         )
     return attempts

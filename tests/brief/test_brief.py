@@ -240,3 +240,19 @@ def test_a_segment_change_names_a_known_rate_segment_and_day():
         SegmentChange.parse("order_rate=0.2,device=watch,since=2026-10-05").validate()
     assert SegmentChange.parse("order_rate=0.2,device=mobile,since=2026-10-05") == SegmentChange(
         "order_rate", 0.2, "device", "mobile", date(2026, 10, 5))
+
+
+def test_a_run_with_nothing_new_still_alerts_stale_data_once_a_day(warehouse_copy, webhook_server):
+    """With no new file the job does not run, yet that is when data goes stale: `funnel run` sends it."""
+    from pipelines.run import run_pipeline
+
+    with duckdb.connect(str(warehouse_copy.warehouse)) as con:  # as if today's alert was not sent yet
+        con.execute("DELETE FROM audit.deliveries WHERE kind = 'stale_data'")
+    posts = len(webhook_server.posts)
+    outcome = run_pipeline(warehouse_copy)
+    assert "nothing rebuilt" in outcome.report
+    stale = [text for text in webhook_server.texts()[posts:] if "stale" in text]
+    assert len(stale) == 1 and "2026-11-29" in stale[0], webhook_server.texts()[posts:]
+    assert "Delivered stale_data to webhook 127.0.0.1" in outcome.report
+    run_pipeline(warehouse_copy)
+    assert len(webhook_server.posts) == posts + 1
