@@ -245,6 +245,8 @@ def cmd_metrics(args: argparse.Namespace) -> int:
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
+    import signal
+
     from pipelines.dbt_docs import docs_server, docs_site_path, generate_site, site_is_stale
     from pipelines.metrics import MetricsError
 
@@ -256,8 +258,14 @@ def cmd_docs(args: argparse.Namespace) -> int:
             generate_site(settings)
         except (FileNotFoundError, MetricsError) as failed:
             return _fail(str(failed))
-    server = docs_server(site, args.host, args.port)
+    try:
+        server = docs_server(site, args.host, args.port)
+    except OSError as failed:
+        return _fail(f"cannot serve on {args.host}:{args.port}: {failed.strerror}")
     print(f"dbt docs on http://{args.host}:{args.port} ({site}); Ctrl-C stops it", flush=True)
+    # Ctrl-C or SIGTERM stops it, even when started in the background (which ignores SIGINT).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import threading
 import urllib.request
+from pathlib import Path
 
 from pipelines.dbt_docs import docs_server, docs_site_path, generate_site, site_is_stale
 
@@ -36,3 +40,26 @@ def test_the_site_documents_models_columns_tests_and_metrics_and_is_served_local
     # The catalog is the published copy's: its tables' column types, and no staging or intermediate model.
     assert catalog["nodes"]["model.checkout_funnel.fct_checkouts"]["columns"]["started_at"]["type"] == "TIMESTAMP"
     assert not [n for n in catalog["nodes"] if ".stg_" in n or ".int_" in n]
+
+
+def test_funnel_docs_serves_on_127_0_0_1_and_stops_on_sigterm(conformance_warehouse):
+    from tests.engines.servers import free_port
+
+    port = free_port()
+    root = Path(__file__).resolve().parents[2]
+    command = [sys.executable, "-m", "pipelines.cli", "docs", "--warehouse", str(conformance_warehouse.warehouse),
+               "--port", str(port)]
+    server = subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in server.stdout:  # "generating ..." first when the site is stale
+            if line.startswith("dbt docs on"):
+                assert f"http://127.0.0.1:{port} " in line
+                break
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=10) as response:
+            assert response.status == 200
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0, server.stderr.read()
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
