@@ -241,6 +241,8 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     finally:
         layer.close()
     sys.stdout.write(format_result(result.columns, result.rows, args.format))
+    if args.show_sql:
+        print(result.sql, file=sys.stderr)
     return 0
 
 
@@ -367,6 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     metrics.add_argument("--end", type=_utc_datetime, help="last metric_time (ISO date, UTC)")
     metrics.add_argument("--order", help="columns to order by, comma-separated; a leading '-' sorts descending")
     metrics.add_argument("--format", default="table", choices=["table", "csv", "json"])
+    metrics.add_argument("--show-sql", action="store_true", help="also print the SQL MetricFlow ran (on standard error)")
     metrics.add_argument("--target", help="duckdb (the published copy; default) or postgres (default $FUNNEL_TARGET)")
     metrics.add_argument("--warehouse", help="DuckDB file whose published copy is read")
     metrics.set_defaults(handler=cmd_metrics)

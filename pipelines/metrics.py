@@ -8,8 +8,8 @@ check) before every query: the two made `mf query` cost ~2.5 s for ~0.1 s of SQL
 - The semantic manifest comes from `dbt parse` with the target MetricFlow reads, into a folder beside
   the warehouse (`semantic_target_path`), parsed again only when a file of the dbt project is newer.
   Not the run's manifest: a run with no new data skips dbt, while a metrics-only change must show.
-- DuckDB: the published copy, opened read-only by this process (pipelines/core/warehouse.py), so a
-  query never blocks a run or a dashboard reader. Without dbt's imports and adapter (~1.7 s) a query
+- DuckDB: the published copy, opened read-only by this process (with pipelines/core/warehouse.py's
+  session settings), so a query never blocks a run or a dashboard reader. Without dbt's imports and adapter (~1.7 s) a query
   costs ~0.6 s of imports plus its SQL. The profile's `published` target (read-only) is the same
   file for dbt itself (`dbt parse`, `dbt docs generate`).
 - PostgreSQL: through the dbt adapter of the profile's `postgres` target (MetricFlow's own client).
@@ -27,11 +27,11 @@ from datetime import datetime
 from pathlib import Path
 
 from pipelines.core.settings import DBT_PROJECT_DIR, Settings
+from pipelines.core.warehouse import configure
 from pipelines.dbt_build import project_files
 
 # The dbt target MetricFlow reads, per engine of FUNNEL_TARGET.
 METRICS_TARGETS = {"duckdb": "published", "postgres": "postgres"}
-TIME_GRAINS = ("day", "week", "month", "quarter", "year")
 
 
 class MetricsError(ValueError):
@@ -56,7 +56,7 @@ def semantic_target_path(warehouse: Path | str, engine: str = "duckdb") -> Path:
 def dbt_target(engine: str) -> str:
     if engine not in METRICS_TARGETS:
         raise MetricsError(
-            f"MetricFlow does not support the {engine} target (docs/metrics.md, 'Engines'): "
+            f"MetricFlow does not support the {engine} target (docs/metrics.md, 'How it runs'): "
             f"use {' or '.join(METRICS_TARGETS)}"
         )
     return METRICS_TARGETS[engine]
@@ -98,9 +98,6 @@ class DuckDbPublishedClient:
         from metricflow.sql.render.duckdb_renderer import DuckDbSqlPlanRenderer
 
         self._con = duckdb.connect(str(settings.published), read_only=True)
-        # Settings as pipelines/core/warehouse.py sets them for every session (UTC above all).
-        from pipelines.core.warehouse import configure
-
         configure(self._con, settings.duckdb_memory_limit, settings.duckdb_threads)
         self.sql_engine_type = SqlEngine.DUCKDB
         self.sql_plan_renderer = DuckDbSqlPlanRenderer()

@@ -33,12 +33,14 @@ def test_list_names_every_kpi_and_the_dimensions_of_the_issue(conformance_wareho
 
 
 def test_a_kpi_by_a_dimension_filtered_and_as_csv(conformance_warehouse, capsys):
-    code, out, _ = funnel(
+    code, out, err = funnel(
         capsys, conformance_warehouse, "--metrics", "checkouts_started,checkout_conversion_rate",
         "--group-by", "metric_time__week,checkout__customer_type", "--start", "2026-03-02", "--end", "2026-03-08",
-        "--where", "{{ Dimension('checkout__customer_type') }} = 'new'", "--format", "csv",
+        "--where", "{{ Dimension('checkout__customer_type') }} = 'new'", "--format", "csv", "--show-sql",
     )
     assert code == 0
+    # The SQL MetricFlow ran, for an analyst to read: the fact, dated by t1 (the cohort).
+    assert '"marts"."fct_checkouts"' in err and "DATE_TRUNC('week', started_at)" in err
     rows = list(csv.DictReader(io.StringIO(out)))
     # expected/kpi_weekly.csv, week of 2026-03-02: 10 checkouts, 9 of them new-customer, 5 of those converted.
     assert [(r["checkout__customer_type"], r["checkouts_started"]) for r in rows] == [("new", "9")]
