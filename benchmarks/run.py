@@ -16,7 +16,8 @@ sampled from /proc (peak memory):
               sets up to ENGINES_MAX_EVENTS, first format only; skipped without PostgreSQL or Java);
 - stages      each stage on its own on another empty warehouse: ingest (ingest_landing), dbt build
               (dbt CLI), checks (run_all_checks), publish (publish), with dbt's per-model timings;
-- dashboard   every query of dashboards/data.py on the published copy, cold (caches cleared), p50/p95.
+- dashboard   every query of dashboards/data.py on the published copy, cold (caches cleared), p50/p95;
+              and each page's whole run and its draw in the browser (benchmarks/dashboard.py).
 
 It checks that the floor's marts equal the pipeline's, prints a table and writes
 benchmarks/results/<timestamp>.json (or --json PATH). No figure is asserted here: docs/performance.md
@@ -188,6 +189,11 @@ def run_case(workdir: Path, events: int, fmt: str, args) -> dict:
         print(f"== {label}: dashboard queries", flush=True)
         case["dashboard"] = stage("dashboard", [published], logs / "dashboard.log",
                                   extra=["--reps", str(args.dashboard_reps)])
+        print(f"== {label}: dashboard pages (server side, browser)", flush=True)
+        from benchmarks.dashboard import run_measured
+
+        case["dashboard_pages"] = run_measured(published, logs / "dashboard_pages.log", args.dashboard_reps,
+                                               browser_rounds=0 if args.quick else 3)
 
     full = case["full_run"]["wall_seconds"]
     case["ratio_full_run_over_floor"] = full / case["floor"]["seconds"]

@@ -5,7 +5,8 @@ the next page load misses the cache and reads the new copy: no restart needed. W
 published the cache (TTL `CACHE_TTL`) serves repeated page loads.
 
 Nothing here reads raw events or scans a fact table: the pages read pre-aggregated marts
-(marts.kpi_*, marts.dash_*). Only when an older published copy lacks a dashboard mart do
+(marts.kpi_*, marts.dash_*), or, for the views over single checkouts (a shorter conversion window,
+time between steps, who dropped off), marts.dash_checkout_steps, ordered by cohort day. Only when an older published copy lacks a dashboard mart do
 `time_to_convert` and `latest_intervened_orders` fall back to the facts they used to read.
 """
 
@@ -295,6 +296,179 @@ def _payment_failures(v, f: Filters, stopped_at_step: int) -> pd.DataFrame:
 
 def payment_failures(f: Filters, stopped_at_step: int) -> pd.DataFrame:
     return _payment_failures(current_version(), f, stopped_at_step)
+
+
+# ------------------------------------------------------------------- funnel within a shorter window
+
+# The funnel of any window up to the one the warehouse was built with, from the step times of
+# marts.fct_checkouts (kpi-definitions.md "The funnel"), read from marts.dash_checkout_steps.
+# Within the built window W, step k's time tk is the earliest qualifying event in [t(k-1), t1 + W];
+# so within a window w <= W step k counts exactly when every step before it counts and tk <= t1 + w
+# (the earliest event in [t(k-1), t1 + W] is also the earliest in [t(k-1), t1 + w] when it falls
+# there, and none falls there otherwise).
+# Step times never decrease up to step 5, so "step 5 counts" is t5 <= t1 + w; step 6 also needs
+# step 5 (t6 may precede t5). tests/dashboard/test_funnel_window.py compares these figures with a
+# warehouse built with the shorter window.
+WINDOW_CHOICES_HOURS = {1: "1 hour", 24: "1 day", 7 * 24: "7 days", 14 * 24: "14 days", 30 * 24: "30 days",
+                        60 * 24: "60 days", 90 * 24: "90 days"}
+STEP_TIME_COLUMNS = ["started_at", "subscription_details_completed_at", "billing_address_completed_at",
+                     "payment_method_completed_at", "order_submitted_at", "converted_at"]
+# fct_checkouts' step times, one row per checkout ordered by cohort day (a date range reads only its
+# blocks), segments coded as in dash_funnel_daily.
+_CHECKOUTS = "marts.dash_checkout_steps"
+
+
+def window_choices(built_window_days: int) -> dict[int, str]:
+    """The windows (hours: label) a view may pick: the standard ones up to the built window, and the
+    built window itself."""
+    built = built_window_days * 24
+    choices = {h: label for h, label in WINDOW_CHOICES_HOURS.items() if h < built}
+    choices[built] = f"{built_window_days} days" if built_window_days != 1 else "1 day"
+    return choices
+
+
+def _windowed_sql(f: Filters, window_hours: int, built_window_days: int) -> tuple[str, list]:
+    """A CTE `windowed`: the selected checkouts with the step they reach within `window_hours`."""
+    if not 0 < window_hours <= built_window_days * 24:
+        raise ValueError(f"conversion window of {window_hours} hours: pick one from 1 hour to the "
+                         f"{built_window_days} days the warehouse was built with")
+    where, params = f.where()
+    within = [f"{col} <= started_at + to_hours({int(window_hours)})" for col in STEP_TIME_COLUMNS[1:]]
+    steps = (f"CASE WHEN {within[3]} AND {within[4]} THEN 6 WHEN {within[3]} THEN 5 "
+             f"WHEN {within[2]} THEN 4 WHEN {within[1]} THEN 3 WHEN {within[0]} THEN 2 ELSE 1 END")
+    sql = f"""windowed AS (
+        SELECT cohort_date, plan, deployment, country, device, is_new_customer,
+               {', '.join(STEP_TIME_COLUMNS)}, {steps} AS reached_step
+        FROM {_CHECKOUTS} WHERE {where})"""
+    return sql, params
+
+
+@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+def _funnel_totals_within(v, f: Filters, window_hours: int, built_window_days: int) -> dict[str, int]:
+    windowed, params = _windowed_sql(f, window_hours, built_window_days)
+    sums = ", ".join(f"CAST(count(*) FILTER (WHERE reached_step >= {n}) AS BIGINT) AS {col}"
+                     for n, _, col in STEP_COLUMNS)
+    df = query(v[0], f"WITH {windowed} SELECT {sums} FROM windowed", params)
+    return {k: int(val) for k, val in df.iloc[0].items()}
+
+
+def funnel_totals_within(f: Filters, window_hours: int) -> dict[str, int]:
+    """Checkouts reaching each step (STEP_COLUMNS' names) within a conversion window of `window_hours`
+    (up to the built window; ValueError beyond it). With the built window: funnel_totals(f)."""
+    return _funnel_totals_within(current_version(), f, window_hours, status().conversion_window_days)
+
+
+@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+def _funnel_by_period_within(v, f: Filters, grain: str, window_hours: int, built_window_days: int) -> pd.DataFrame:
+    if grain not in KPI_TABLES:
+        raise ValueError(grain)
+    windowed, params = _windowed_sql(f, window_hours, built_window_days)
+    # A cohort is complete when its period's end + the window <= as_of (kpi-definitions.md).
+    df = query(v[0], f"""
+        WITH {windowed},
+        cohorts AS (
+            SELECT CAST(date_trunc('{grain}', cohort_date) AS DATE) AS period_start,
+                   CAST(count(*) AS BIGINT) AS checkouts_started,
+                   CAST(count(*) FILTER (WHERE reached_step = 6) AS BIGINT) AS checkouts_converted
+            FROM windowed GROUP BY 1)
+        SELECT cohorts.*,
+               coalesce(CAST(period_start + INTERVAL 1 {grain} AS TIMESTAMP) + to_hours({int(window_hours)})
+                        <= (SELECT as_of FROM marts.warehouse_as_of), false) AS cohort_complete
+        FROM cohorts ORDER BY 1""", params)
+    df["period_start"] = pd.to_datetime(df["period_start"]).dt.date
+    return df
+
+
+def funnel_by_period_within(f: Filters, grain: str, window_hours: int) -> pd.DataFrame:
+    """Checkouts started and converted within `window_hours` per cohort period, and whether each
+    cohort is complete for that window."""
+    return _funnel_by_period_within(current_version(), f, grain, window_hours, status().conversion_window_days)
+
+
+@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+def _time_between_steps(v, f: Filters, grain: str, dimension: str | None, window_hours: int,
+                        built_window_days: int) -> pd.DataFrame:
+    if grain not in KPI_TABLES:
+        raise ValueError(grain)
+    windowed, params = _windowed_sql(f, window_hours, built_window_days)
+    segment = "'all'" if dimension is None else _dimension_sql(dimension)
+    # One GROUP BY with two exact quantiles per step pair (over the checkouts that reached its second
+    # step), then one row per pair: no row per checkout and pair is ever built.
+    pairs = range(1, len(STEP_TIME_COLUMNS))
+    per_pair = ", ".join(
+        f"count(*) FILTER (WHERE reached_step > {k}) AS n{k}, "
+        f"quantile_cont((epoch({STEP_TIME_COLUMNS[k]}) - epoch({STEP_TIME_COLUMNS[k - 1]})) / 3600.0, [0.5, 0.9]) "
+        f"FILTER (WHERE reached_step > {k}) AS q{k}" for k in pairs)
+    rows = " UNION ALL ".join(f"SELECT period_start, segment, {k} AS from_step, n{k} AS checkouts, q{k} AS q "
+                              f"FROM per_period" for k in pairs)
+    df = query(v[0], f"""
+        WITH {windowed},
+        per_period AS (
+            SELECT CAST(date_trunc('{grain}', cohort_date) AS DATE) AS period_start, {segment} AS segment, {per_pair}
+            FROM windowed WHERE reached_step >= 2 GROUP BY ALL)
+        SELECT period_start, segment, from_step, from_step + 1 AS to_step, CAST(checkouts AS BIGINT) AS checkouts,
+               q[1] AS median_hours, q[2] AS p90_hours
+        FROM ({rows}) WHERE checkouts > 0
+        ORDER BY period_start, segment, from_step""", params)
+    df["period_start"] = pd.to_datetime(df["period_start"]).dt.date
+    return df
+
+
+def time_between_steps(f: Filters, grain: str, dimension: str | None, window_hours: int) -> pd.DataFrame:
+    """Per cohort period, segment (`dimension`'s value, or 'all') and step k -> k+1: the checkouts that
+    reached step k+1 within `window_hours`, and the median and 90th percentile (exact, interpolated)
+    of t(k+1) - tk in hours. 5 -> 6 can be negative: the order may be recorded before order_submitted."""
+    return _time_between_steps(current_version(), f, grain, dimension, window_hours,
+                               status().conversion_window_days)
+
+
+DROPPED_OFF_SHOWN = 1000  # rows shown on the page; the download holds them all
+DROPPED_OFF_COLUMNS = ["checkout_id", "customer_id", "started_at", "plan", "deployment", "country", "device",
+                       "customer_type", "last_step", "last_step_at", "payment_failures", "payment_error_code"]
+
+
+def _dropped_off_rows(f: Filters, step: int) -> tuple[str, list]:
+    """FROM and WHERE of the selected checkouts that reached `step` and not the next."""
+    if step not in range(1, 6):
+        raise ValueError(f"step {step}: pick a step from 1 to 5 (step 6 is the last)")
+    where, params = f.where(dims=("plan", "deployment", "device"))
+    return f"FROM {_CHECKOUTS} WHERE reached_step = ? AND {where}", [step, *params]
+
+
+def _dropped_off_query(path: str, f: Filters, step: int, limit: int | None) -> tuple[int, pd.DataFrame]:
+    rows_sql, params = _dropped_off_rows(f, step)
+    step_names = " ".join(f"WHEN {n} THEN '{name}'" for n, name, _ in STEP_COLUMNS)
+    step_times = " ".join(f"WHEN {n} THEN {col}" for n, col in enumerate(STEP_TIME_COLUMNS, start=1))
+    # ids and segments only, no personal data (the contract keeps e-mails out of the warehouse)
+    rows = query(path, f"""
+        SELECT checkout_id, customer_id, started_at, plan, deployment, country, device,
+               CASE WHEN is_new_customer THEN 'new' ELSE 'returning' END AS customer_type,
+               CASE reached_step {step_names} END AS last_step,
+               CASE reached_step {step_times} END AS last_step_at,
+               payment_failures, payment_error_code
+        {rows_sql}
+        ORDER BY started_at DESC, checkout_id{' LIMIT ?' if limit is not None else ''}""",
+                 params + ([limit] if limit is not None else []))
+    total = query(path, f"SELECT count(*) AS n {rows_sql}", params).n.iloc[0]
+    return int(total), rows
+
+
+@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+def _dropped_off(v, f: Filters, step: int, limit: int | None) -> tuple[int, pd.DataFrame]:
+    return _dropped_off_query(v[0], f, step, limit)
+
+
+def dropped_off(f: Filters, step: int, limit: int | None = DROPPED_OFF_SHOWN) -> tuple[int, pd.DataFrame]:
+    """The checkouts of the selection that reached `step` (1-5) and not the next (within the built
+    window), newest first: how many, and up to `limit` of them (None: all) with DROPPED_OFF_COLUMNS:
+    ids, segments, the last step reached and when, and their payment failures. Ids only."""
+    return _dropped_off(current_version(), f, step, limit)
+
+
+def dropped_off_csv(f: Filters, step: int) -> bytes:
+    """All of dropped_off(f, step) as CSV, read when asked for (the download button's callable runs
+    outside the page's run, so uncached)."""
+    return _dropped_off_query(str(published_path()), f, step, None)[1].to_csv(index=False).encode()
 
 
 # ------------------------------------------------------------------------------- manual intervention

@@ -1,4 +1,5 @@
-"""Drop-off: checkouts that stopped at a chosen step: how many, when, where, and the payment errors."""
+"""Drop-off: checkouts that stopped at a chosen step: how many, when, where, the payment errors, and
+which checkouts (ids, downloadable)."""
 
 import pandas as pd
 import streamlit as st
@@ -61,3 +62,13 @@ else:
     ui.table(codes, "dropoff_error_codes")
 with st.expander("Drop-off rows (cohort day × plan × device)"):
     ui.table(here, "dropoffs")
+
+st.subheader(f"Who stopped after {steps[step]}")
+total, who = data.dropped_off(f, step)
+st.caption(f"{total:,} checkouts reached step {step} and not step {step + 1}, newest first"
+           + (f" (the {len(who):,} newest shown; the download holds all)" if total > len(who) else "")
+           + ". Ids and segments only, no personal data. Last step: the last funnel step reached, and when.")
+st.dataframe(who, hide_index=True, column_config=ui.table_columns(who))
+st.download_button(f"Download all {total:,} as CSV", lambda: data.dropped_off_csv(f, step),
+                   file_name=f"dropped_off_after_step_{step}.csv", mime="text/csv", key="download_dropped_off",
+                   on_click="ignore", icon=":material/download:")

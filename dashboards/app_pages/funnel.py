@@ -1,4 +1,5 @@
-"""Funnel (product managers): steps, previous period, cohorts with intervals, time to convert, breakdown."""
+"""Funnel (product managers): steps within a chosen conversion window, previous period, cohorts with
+intervals, time to convert, time between steps, breakdown."""
 
 import pandas as pd
 import streamlit as st
@@ -13,9 +14,16 @@ if f is None:
     st.stop()
 ui.incomplete_note(f, status)
 
+# Any conversion window up to the one the warehouse was built with, from the step times.
+windows = data.window_choices(status.conversion_window_days)
+ui.url_choice("funnel_window", "window", list(windows), status.conversion_window_days * 24)
+window = st.selectbox("Conversion window", list(windows), format_func=windows.get, key="funnel_window",
+                      help="A step counts when it is reached within this time of the checkout's start. "
+                           f"Up to the {status.conversion_window_days} days the warehouse was built with.")
+
 prev = f.shifted_back()
-current = kpis.funnel_table(data.funnel_totals(f), data.STEP_COLUMNS)
-previous = kpis.funnel_table(data.funnel_totals(prev), data.STEP_COLUMNS)
+current = kpis.funnel_table(data.funnel_totals_within(f, window), data.STEP_COLUMNS)
+previous = kpis.funnel_table(data.funnel_totals_within(prev, window), data.STEP_COLUMNS)
 
 left, right = st.columns(2)
 with left:
@@ -33,7 +41,7 @@ ui.table(steps, "funnel_steps", ui.percent_columns("from_previous_step", "from_s
 st.subheader("Conversion by cohort")
 ui.url_choice("funnel_cohort_grain", "cohort", ["week", "month", "day"])
 grain = st.radio("Cohort", ["week", "month", "day"], horizontal=True, key="funnel_cohort_grain")
-by = kpis.with_wilson(data.funnel_by_period(f, grain), "checkouts_converted", "checkouts_started")
+by = kpis.with_wilson(data.funnel_by_period_within(f, grain, window), "checkouts_converted", "checkouts_started")
 if by.empty:
     st.info("No checkouts for these filters.")
 else:
@@ -52,6 +60,25 @@ for col, key, label in ((m[1], "median", "Median"), (m[2], "p75", "75th percenti
 if not hist.empty:
     ui.chart(charts.bars(hist, "bucket", "checkouts", "Time from checkout start to order placed",
                          "Time to convert", "Converted checkouts"), "ttc_hist")
+
+st.subheader("Time between steps")
+ui.url_choice("between_segment", "between_by", [None, *data.DIMENSIONS], None, lambda d: d or "all")
+segment_dim = st.selectbox("Per segment", [None, *data.DIMENSIONS], key="between_segment",
+                           format_func=lambda d: "All checkouts" if d is None else data.DIMENSIONS[d])
+between = data.time_between_steps(f, grain, segment_dim, window)
+st.caption(f"Per {grain} cohort: hours from each step to the next, median and 90th percentile, over the "
+           "checkouts that reached the next step within the window. Order placed can come a moment "
+           "before order submitted (the order system may record it first): a negative time.")
+if between.empty:
+    st.info("No checkout reached step 2 for these filters.")
+else:
+    between["step_pair"] = between.from_step.astype(str) + " → " + between.to_step.astype(str)
+    wide = between.pivot_table(index=["period_start", "segment"], columns="step_pair",
+                               values=["median_hours", "p90_hours"], aggfunc="first")
+    wide.columns = [f"{pair} {'median' if stat == 'median_hours' else 'p90'} (h)" for stat, pair in wide.columns]
+    wide = wide[sorted(wide.columns)].reset_index()
+    hours = st.column_config.NumberColumn(format="%.2f")
+    ui.table(wide, f"time_between_steps_by_{grain}", dict.fromkeys(wide.columns[2:], hours))
 
 st.subheader("Breakdown")
 c1, c2 = st.columns(2)

@@ -1,0 +1,32 @@
+-- One row per checkout in the funnel, ordered by cohort day: its segments (coded as in
+-- dash_funnel_daily), the time of each step within the conversion window the warehouse was built
+-- with, and its payment failures. The funnel page computes the funnel of any shorter window and the
+-- time between steps from these times, and the drop-off page lists who stopped after a step
+-- (dashboards/data.py): a date range reads only the blocks of its cohort days (min/max pruning), where
+-- fct_checkouts, in no particular order, is read whole. Measured at 10M events (2.78M checkouts), the
+-- default 28 days, cold: the window's funnel totals took ~360 ms p50 from fct_checkouts (load ~12) and
+-- ~100 ms from this table (load ~15).
+-- Portable SQL: runs on DuckDB, PostgreSQL and Spark. A table, rebuilt every run, like the other
+-- dashboard marts.
+{{ config(materialized='table') }}
+
+select
+    cast(started_at as date) as cohort_date,
+    checkout_id,
+    customer_id,
+    started_at,
+    coalesce(plan, 'unknown') as plan,
+    coalesce(deployment, 'unknown') as deployment,
+    coalesce(country, 'unknown') as country,
+    coalesce(device, 'unknown') as device,
+    is_new_customer,
+    reached_step,
+    subscription_details_completed_at,
+    billing_address_completed_at,
+    payment_method_completed_at,
+    order_submitted_at,
+    converted_at,
+    payment_failures,
+    payment_error_code
+from {{ ref('fct_checkouts') }}
+order by cohort_date, started_at, checkout_id
