@@ -20,6 +20,7 @@ TARGETS = {
     "engine_incremental_over_full_max": 0.30,
     "rerun_seconds_max": 10.0,
     "dashboard_p95_ms_max": 100.0,
+    "metrics_p50_seconds_max_10M": 2.0,
 }
 
 
@@ -59,6 +60,9 @@ def evaluate(cases: list[dict]) -> list[dict]:
         if c["size"] >= 10_000_000 and "dashboard" in c:
             worst = max(q["p95_ms"] for q in c["dashboard"]["queries"].values())
             add(c["label"], "dashboard worst query p95 (ms)", worst, TARGETS["dashboard_p95_ms_max"], "ms")
+        if c["size"] >= 10_000_000 and "metrics" in c:
+            worst = max(q["p50_s"] for q in c["metrics"]["queries"].values())
+            add(c["label"], "funnel metrics worst query p50 (s)", worst, TARGETS["metrics_p50_seconds_max_10M"], "s")
     by_key = {(c["size"], c["format"]): c for c in cases}
     for (size, fmt), c in by_key.items():
         small = by_key.get((size // 10, fmt))

@@ -17,7 +17,8 @@ sampled from /proc (peak memory):
 - stages      each stage on its own on another empty warehouse: ingest (ingest_landing), dbt build
               (dbt CLI), checks (run_all_checks), publish (publish), with dbt's per-model timings;
 - dashboard   every query of dashboards/data.py on the published copy, cold (caches cleared), p50/p95;
-              and each page's whole run and its draw in the browser (benchmarks/dashboard.py).
+              and each page's whole run and its draw in the browser (benchmarks/dashboard.py);
+- metrics     `funnel metrics` on the published copy, a fresh process per query, p50 (benchmarks/metrics.py).
 
 It checks that the floor's marts equal the pipeline's, prints a table and writes
 benchmarks/results/<timestamp>.json (or --json PATH). No figure is asserted here: docs/performance.md
@@ -48,7 +49,7 @@ DBT = str(BIN / "dbt")
 DBT_PROJECT_DIR = ROOT / "dbt_project"
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
-MEASUREMENTS = ("floor", "full", "rerun", "incremental", "dashboard", "stages", "engines")
+MEASUREMENTS = ("floor", "full", "rerun", "incremental", "dashboard", "metrics", "stages", "engines")
 # The engines' case is measured at 1M events (issue 18's target); Spark at 10M takes too long here.
 ENGINES_MAX_EVENTS = 1_000_000
 
@@ -194,6 +195,12 @@ def run_case(workdir: Path, events: int, fmt: str, args) -> dict:
 
         case["dashboard_pages"] = run_measured(published, logs / "dashboard_pages.log", args.dashboard_reps,
                                                browser_rounds=0 if args.quick else 3)
+
+    if "metrics" in todo and published.exists():
+        print(f"== {label}: funnel metrics", flush=True)
+        from benchmarks.metrics import measure_metrics
+
+        case["metrics"] = measure_metrics(warehouse, 3 if args.quick else 11, logs / "metrics.log")
 
     full = case["full_run"]["wall_seconds"]
     case["ratio_full_run_over_floor"] = full / case["floor"]["seconds"]
