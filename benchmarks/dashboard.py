@@ -4,8 +4,9 @@
 
 - server side: each page's whole script run (every query, the Python around it, the Plotly figures)
   under Streamlit's AppTest, with the data caches cleared before each run (a cold read of the
-  published copy), `--reps` times: p50/p95/max per page, and of the part of it spent in the queries
-  of dashboards/data.py (connection, SQL, DataFrame). The pages open as a new user opens them
+  published copy), `--reps` times: p50/p95/max per page, of the part of it spent in the queries
+  of dashboards/data.py (connection, SQL, DataFrame), and of the process's CPU time during the run
+  (all threads; on a shared, busy machine the wall time waits for the cores, the CPU time less so). The pages open as a new user opens them
   (default filters), so the Funnel page's conversion-window queries and the Drop-off page's list of
   who dropped off are in their runs; the Funnel page is also timed with a 1-day window.
 - the new views' queries on their own (window, time between steps, who dropped off and its full CSV).
@@ -76,14 +77,16 @@ def page_runs(reps: int) -> dict[str, dict]:
 
     clock = _QueryClock(data)
     runs: dict[str, list[float]] = {}
+    cpu: dict[str, list[float]] = {}  # CPU seconds of the process (all threads): what the run costs without contention
     in_queries: dict[str, list[float]] = {}
 
     def timed(name: str, run) -> None:
         st.cache_data.clear()
         clock.seconds = 0.0
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         at = run()
         runs.setdefault(name, []).append(time.perf_counter() - t0)
+        cpu.setdefault(name, []).append(time.process_time() - cpu0)
         in_queries.setdefault(name, []).append(clock.seconds)
         if at.exception:
             raise RuntimeError(f"{name}: {[e.message for e in at.exception]}")
@@ -96,7 +99,8 @@ def page_runs(reps: int) -> dict[str, dict]:
         # the Funnel page again with a 1-day window: the shorter window computed from the step times
         at.switch_page("app_pages/funnel.py").run()
         timed("funnel, 1-day window", at.selectbox(key="funnel_window").set_value(24).run)
-    return {page: {**_summary(t), "queries": _summary(in_queries[page])} for page, t in runs.items()}
+    return {page: {**_summary(t), "cpu": _summary(cpu[page]), "queries": _summary(in_queries[page])}
+            for page, t in runs.items()}
 
 
 def query_runs(reps: int) -> dict[str, dict]:
@@ -172,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     result = measure_pages(args.published, args.reps, args.browser_rounds)
     for page, s in result["server_side"].items():
         print(f"{page:24s} server side: p50 {s['p50_ms']:.0f} ms, p95 {s['p95_ms']:.0f} ms, max {s['max_ms']:.0f} ms; "
-              f"its queries p50 {s['queries']['p50_ms']:.0f} ms, p95 {s['queries']['p95_ms']:.0f} ms")
+              f"its queries p50 {s['queries']['p50_ms']:.0f} ms, p95 {s['queries']['p95_ms']:.0f} ms; "
+              f"CPU p50 {s['cpu']['p50_ms']:.0f} ms, p95 {s['cpu']['p95_ms']:.0f} ms")
     for page, b in result.get("browser_seconds", {}).items():
         print(f"{page:24s} browser: navigate cold {b['cold']:.2f} s, warm {b['warm_median']:.2f} s; "
               f"full page load (warm) {b['full_load_warm']:.2f} s")
