@@ -124,8 +124,10 @@ def print_table(cases: list[dict], verdicts: list[dict]) -> None:
                     r = engine[key]
                     row(f"{target}: {title}", f"{r['wall_seconds']:.2f}", f"{r['peak_rss_mb']:.0f}",
                         r["loadavg_before"][0], r["loadavg_after"][0])
+        if "day_split" in c:
+            print("where one more day's seconds went:")
         for name, seconds in c.get("day_split", {}).items():
-            row(f"  +1 day: {name}"[:34], f"{seconds:.2f}", "", "", "")
+            print(f"  {name:<62} {seconds:8.2f}")
         if "disk" in c:
             d = c["disk"]
             print(f"on disk: warehouse {d['warehouse_mb_per_million_events']:.0f} MB, published copy "

@@ -101,7 +101,7 @@ def test_sizes_accept_suffixes():
 def test_a_one_more_day_run_is_split_into_its_parts(tmp_path):
     run = {"wall_seconds": 20.0, "dagster_steps": {
         "ingest_landing": 2.0, "dbt_models": 9.0, "mart_checks": 3.0, "(dagster run, all steps)": 16.0}}
-    (tmp_path / "run_results.json").write_text(json.dumps({"results": [
+    (tmp_path / "run_results.json").write_text(json.dumps({"elapsed_time": 6.0, "results": [
         {"unique_id": "model.checkout_funnel.fct_checkouts", "execution_time": 4.0},
         {"unique_id": "model.checkout_funnel.kpi_daily", "execution_time": 1.0},
         {"unique_id": "test.checkout_funnel.unique_fct_checkouts", "execution_time": 2.5},
@@ -111,8 +111,9 @@ def test_a_one_more_day_run_is_split_into_its_parts(tmp_path):
     assert split["  of which: import pipelines.definitions"] == 1.5
     assert split["step dbt_models"] == 9.0 and split["step mart_checks"] == 3.0
     assert split["Dagster between steps (events, storage)"] == 2.0
-    assert split["  dbt_models: model nodes"] == 5.0 and split["  dbt_models: test nodes"] == 2.5
-    assert split["  dbt_models: start-up, parse, between nodes"] == 1.5
+    assert split["  dbt_models: dbt's elapsed time"] == 6.0 and split["  dbt_models: start-up and parse"] == 3.0
+    assert split["  dbt_models: model nodes (summed over threads)"] == 5.0
+    assert split["  dbt_models: test nodes (summed over threads)"] == 2.5
 
 
 def _case(label: str, size: int, incremental: float, **extra) -> dict:

@@ -100,3 +100,25 @@ def test_a_half_written_copy_is_out_of_step(warehouse):
     # An engine holding nothing is in step with nothing: every row is new to it.
     empty = plan_export(warehouse, {}, full=False)
     assert not empty.replace and empty.since == {"raw.checkout_events": None, "raw.orders": None}
+
+
+def test_a_full_export_follows_a_changed_dbt_project_or_window_or_no_build_on_the_target(tmp_path):
+    """The publish step asks for everything when the models will be rebuilt from scratch too
+    (pipelines.engines.dagster.needs_full_refresh_on, read by the publish and the dbt step alike)."""
+    from pipelines.core.settings import Settings
+    from pipelines.core.warehouse import connect
+    from pipelines.dbt_build import build_fingerprint
+    from pipelines.engines.dagster import needs_full_refresh_on
+    from pipelines.ingest.ledger import ensure_tables, record_successful_run
+    from pipelines.resources import WarehouseResource
+
+    settings = Settings.from_env(None, tmp_path / "warehouse.duckdb")
+    warehouse = WarehouseResource.from_settings(settings)
+    assert needs_full_refresh_on("postgres", warehouse, 30)  # nothing built on the target yet
+    with connect(settings.warehouse) as con:
+        ensure_tables(con)
+        record_successful_run(con, "r1", "built on postgres", f"postgres:{build_fingerprint(30)}")
+        record_successful_run(con, "r2", "published", build_fingerprint(30))  # a DuckDB run, later
+    assert not needs_full_refresh_on("postgres", warehouse, 30)
+    assert needs_full_refresh_on("postgres", warehouse, 14)  # another conversion window
+    assert needs_full_refresh_on("spark", warehouse, 30)  # another target
