@@ -11,6 +11,7 @@ title names the measure; the axis its unit), so they fit the chart's height.
 from __future__ import annotations
 
 import math
+import textwrap
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -171,10 +172,17 @@ def bars(df: pd.DataFrame, x: str, y: str, title: str, x_title: str, y_title: st
     fig = go.Figure()
     fmt = "%{y:.1%}" if percent else "%{y:,}"
     if color:
+        # stacked, horizontal: long category names (reasons) read on the y axis, one row each
         for name, g in df.groupby(color, sort=True):
-            fig.add_trace(go.Bar(x=g[x], y=g[y], name=str(name), hovertemplate=fmt))
-        fig.update_layout(barmode="stack")
-        return _layout(fig, title, x_title, y_title, percent=percent)
+            fig.add_trace(go.Bar(x=g[y], y=g[x].astype(str).map(_wrap), name=str(name), orientation="h",
+                                 customdata=g[x].astype(str),
+                                 hovertemplate="%{customdata}: " + ("%{x:.1%}" if percent else "%{x:,}")))
+        rows = df[x].nunique()
+        fig = _layout(fig, title, y_title, x_title, height=max(HEIGHT, 34 * rows + 140))
+        fig.update_layout(barmode="stack", hovermode="y unified")
+        fig.update_xaxes(tickformat=".0%" if percent else ",")
+        fig.update_yaxes(tickformat="", autorange="reversed", title_text="")
+        return fig
     if horizontal:
         fig.add_trace(go.Bar(x=df[y], y=df[x].astype(str), orientation="h", marker={"color": PRIMARY},
                              texttemplate="%{x:.1%}" if percent else "%{x:,}", textposition="auto"))
@@ -188,6 +196,15 @@ def bars(df: pd.DataFrame, x: str, y: str, title: str, x_title: str, y_title: st
     return _layout(fig, title, x_title, y_title, percent=percent, legend=False)
 
 
+def _wrap(label: str, width: int = 48, lines: int = 2) -> str:
+    """A long category label on at most `lines` lines of `width` characters (Plotly breaks at <br>),
+    cut with "…" beyond them (the hover shows it whole)."""
+    wrapped = textwrap.wrap(label, width) or [label]
+    if len(wrapped) > lines:
+        wrapped = [*wrapped[:lines - 1], wrapped[lines - 1] + "…"]
+    return "<br>".join(wrapped)
+
+
 def period_bars(df: pd.DataFrame, x: str, y: str, title: str, x_title: str, y_title: str, grain: str,
                 partial: pd.Series, annotations: pd.DataFrame | None = None) -> go.Figure:
     """Counts per period; periods of which only some days are selected (`partial`) hatched and named
@@ -195,11 +212,14 @@ def period_bars(df: pd.DataFrame, x: str, y: str, title: str, x_title: str, y_ti
     fig = go.Figure()
     partial = partial.astype(bool).to_numpy()
     dates = pd.to_datetime(df[x])
+    # each bar spans its period (Monday to Sunday, 1st to month end), so an annotation falls on its day
+    period = {"week": {"xperiod": WEEK_MS, "xperiod0": A_MONDAY}, "month": {"xperiod": "M1", "xperiod0": "2024-01-01"}}
     for mask, name, marker in ((~partial, f"whole {grain}", {"color": PRIMARY}),
                                (partial, f"partial {grain} (not all its days selected)", PARTIAL_BAR)):
         if mask.any():
             fig.add_trace(go.Bar(x=dates[mask], y=df[y][mask], name=name, marker=marker, hovertemplate="%{y:,}",
-                                 texttemplate="%{y:,}", textposition="auto"))
+                                 texttemplate="%{y:,}", textposition="auto", xperiodalignment="middle",
+                                 **period.get(grain, {})))
     fig = _layout(fig, title, x_title, y_title)
     fig.update_layout(hovermode="closest")
     _time_axis(fig, dates, grain)

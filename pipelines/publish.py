@@ -27,6 +27,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from pipelines.core.contract import AUDIT_DESCRIPTIONS
 from pipelines.core.settings import published_path
 
 PUBLISHED_SCHEMAS = ("marts", "audit")
@@ -57,7 +58,8 @@ def _schema_and_table(node: dict) -> tuple[str, str]:
 
 
 def manifest_facts(manifest_path: Path) -> ManifestFacts:
-    """What publishing needs from the dbt manifest: descriptions and the incremental models' keys."""
+    """What publishing needs from the dbt manifest: descriptions and the incremental models' keys;
+    the descriptions of the audit tables dbt does not know come from the contract (AUDIT_DESCRIPTIONS)."""
     rows = {"table_schema": [], "table_name": [], "column_name": [], "description": []}
     unique_keys: dict[tuple[str, str], list[str]] = {}
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
@@ -78,6 +80,15 @@ def manifest_facts(manifest_path: Path) -> ManifestFacts:
             rows["table_name"].append(table)
             rows["column_name"].append(column["name"])
             rows["description"].append(column.get("description") or "")
+    described = set(zip(rows["table_schema"], rows["table_name"], strict=True))
+    for table, (about, columns) in AUDIT_DESCRIPTIONS.items():
+        if ("audit", table) in described:
+            continue
+        for column, description in ((None, about), *columns.items()):
+            rows["table_schema"].append("audit")
+            rows["table_name"].append(table)
+            rows["column_name"].append(column)
+            rows["description"].append(description)
     descriptions = pa.table(rows, schema=pa.schema([(name, pa.string()) for name in rows]))
     return ManifestFacts(descriptions, unique_keys)
 

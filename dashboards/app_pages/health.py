@@ -71,8 +71,8 @@ else:
 
 last = status.last_run or {}
 st.subheader("Last run")
-# Short labels (the column is narrow); what each counts is in its "?".
-m = st.columns(5)
+# Short labels, in two rows so values fit ("245.4 days ago"); what each counts is in its "?".
+m = [*st.columns(3), *st.columns(3)[:2]]
 m[0].metric("Status", str(last.get("status", "none")),
             help=f"Run {last.get('run_id', '—')}" + (f": {last.get('message')}" if last.get("message") else ""))
 m[1].metric("Finished", _age(last.get("finished_at")), help="When the last pipeline run ended.")

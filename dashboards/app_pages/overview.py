@@ -27,11 +27,13 @@ st.caption("Cohort-dated KPIs (conversion rates, time to convert) show the lates
 cards = [kpis.build_card(df, k, grain, targets) for k in kpis.KPIS]
 for row in (cards[:4], cards[4:]):
     for col, card in zip(st.columns(4), row, strict=False):
-        with col:
+        # the label above the metric, where it wraps: in st.metric's own label long names were cut
+        with col.container(border=True, height="stretch"):
             k = card.kpi
             delta = kpis.card_delta(card.delta, k)
+            st.markdown(f"**{k.label}**", help=kpis.card_help(k))
             st.metric(k.label, k.format(card.value), delta.text, delta_color=delta.color,
-                      delta_arrow=delta.arrow, border=True, help=kpis.card_help(k))
+                      delta_arrow=delta.arrow, label_visibility="collapsed")
             if card.period_start is None:
                 st.caption("no complete period yet")
                 continue

@@ -36,7 +36,7 @@ st.caption("Read-only: the warehouse's published copy is opened read-only with f
 st.markdown("Every model, column, test and metric: the [dbt docs site](http://127.0.0.1:8580) (start it with `funnel docs`); any KPI by any dimension without SQL: `funnel metrics` (docs/metrics.md).")
 ui.no_data_notice(stop=False)
 
-left, right = st.columns([1, 2])
+left, right = st.columns([5, 6])  # wide enough for the columns' descriptions
 with left:
     st.subheader("Schema")
     schema = data.schema()
@@ -46,8 +46,11 @@ with left:
         chosen = st.selectbox("Table", tables, key="sql_table")
         s, t = chosen.split(".", 1)
         cols = schema[(schema.table_schema == s) & (schema.table_name == t)]
-        st.dataframe(cols[["column_name", "data_type", "description"]].fillna(""), hide_index=True, height=320,
-                     column_config={c: ui.header(c) for c in ("column_name", "data_type", "description")})
+        # the description before the type: in this narrow column it is what one reads
+        shown = ("column_name", "description", "data_type")
+        st.dataframe(cols[list(shown)].fillna(""), hide_index=True, height=320,
+                     column_config={c: st.column_config.TextColumn(ui.header(c), width=w)
+                                    for c, w in zip(shown, ("medium", "large", "small"), strict=True)})
 with right:
     example = st.selectbox("Example queries", ["(none)", *EXAMPLES], key="sql_example")
     if example != "(none)" and st.session_state.get("sql_loaded_example") != example:

@@ -183,6 +183,46 @@ AUDIT_TABLES: dict[str, tuple[TableColumn, ...]] = {
     ),
 }
 
+# What the audit tables dbt does not read mean, for readers: pipelines/publish.py writes them to
+# meta.column_descriptions (the SQL page's schema browser) beside the dbt YAML's descriptions, which
+# describe load_ledger and rejected_rows (dbt sources). check_results is data_checks/runner.py's table.
+# table -> (what a row is, column -> what it holds)
+AUDIT_DESCRIPTIONS: dict[str, tuple[str, dict[str, str]]] = {
+    "pipeline_runs": ("One row per pipeline run: how it ended and what it loaded.", {
+        "run_id": "The Dagster run id.",
+        "started_at": "When the run started (UTC).",
+        "finished_at": "When it ended (UTC); NULL while it runs.",
+        "status": "success or failure.",
+        "message": "What the run ended with (\"published\") or why it failed.",
+        "files_loaded": "Landed files the run loaded.",
+        "files_rejected": "Landed files the run rejected whole.",
+        "rows_loaded": "Rows the run loaded into raw.",
+        "rows_rejected": "Rows the run rejected into audit.rejected_rows.",
+        "build_fingerprint": "The dbt project and conversion window the marts were built with.",
+    }),
+    "deliveries": ("One row per attempt to deliver the weekly brief or an alert.", {
+        "kind": "brief, kpi_moved, check_blocked or stale_data.",
+        "key": "What is sent once: the week, the KPI and period, ...",
+        "channel": "email or webhook.",
+        "recipient": "An address, or the webhook's host.",
+        "status": "sent or failed (a failed delivery is retried).",
+        "error": "Why it failed; NULL when sent.",
+        "attempted_at": "When it was attempted (UTC).",
+        "run_id": "The pipeline run that attempted it.",
+    }),
+    "check_results": ("One row per data check run (GX expectations and SQL checks).", {
+        "check_name": "The check (data_checks/catalog.py).",
+        "asset": "The table it checks, as a Dagster asset key (e.g. marts/kpi_daily).",
+        "severity": "error (a failure holds the publish back) or warning.",
+        "passed": "Whether the check passed.",
+        "observed_value": "What the check found (e.g. the number of offending rows).",
+        "expected": "What it expects.",
+        "details": "JSON: the check's description and its expectations' results (up to 20 offending rows).",
+        "run_id": "The run that ran the check.",
+        "checked_at": "When it ran (UTC).",
+    }),
+}
+
 # ---- the ledger's statuses and reasons (the contract's "Every file accounted for") --------------
 
 LOADED = "loaded"  # read: its rows are loaded, rejected row by row, or dropped as duplicates

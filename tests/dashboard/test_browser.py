@@ -1,6 +1,8 @@
 """A real browser: headless Chromium (Debian's) loads every page of a served dashboard.
 
-Screenshots go to $FUNNEL_SCREENSHOTS (default data/screenshots/dashboard) for people to look at.
+Screenshots go to $FUNNEL_SCREENSHOTS (default data/screenshots/dashboard) for people to look at, every
+page at a desktop's 1440x1000 and a phone's 390x844 (`<page>.png`, `<page>-phone.png`); docs/img/ keeps
+the ones taken with FUNNEL_SCREENSHOTS=docs/img.
 Skips where no Chromium is installed (saying how to install it); fails instead under CI=true.
 """
 
@@ -8,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import subprocess
 import time
 import urllib.request
@@ -28,8 +31,8 @@ SCREENSHOTS = Path(os.environ.get("FUNNEL_SCREENSHOTS", ROOT / "data" / "screens
 # conformance figures)
 PAGES = {
     "": ["Overview", "Checkout conversion", "First-order conversion", "Data as of 2026-04-03 10:00 UTC",
-         "complete cohort", "off track"],
-    "funnel": ["Funnel", "Conversion by cohort", "Time to convert", "Converted checkouts", "Incomplete cohorts"],
+         "complete cohort", "off track", "Link to this view"],
+    "funnel": ["Funnel", "Conversion by cohort", "Time to convert", "Converted checkouts"],
     "dropoff": ["Drop-off", "Stopped after this step", "payment_failed error codes"],
     "intervention": ["Manual intervention", "Latest intervened orders", "Intervention reasons (Pareto)"],
     "health": ["Data health", "Rejected rows by reason", "Checks failing"],
@@ -103,8 +106,13 @@ def browser():
             b.close()
 
 
-def open_page(browser, url: str):
-    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+VIEWPORTS = {"": (1440, 1000), "-phone": (390, 844)}  # screenshot suffix: (width, height)
+# An annotation inside the kit's weeks: drawn, with its label, on every trend chart.
+ANNOTATION = ("2026-03-02", "pricing page v2", "the new pricing page went live")
+
+
+def open_page(browser, url: str, viewport: tuple[int, int] = VIEWPORTS[""]):
+    page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
     page.set_default_timeout(30_000)
     page.goto(url)
     page.wait_for_selector('[data-testid="stApp"]')
@@ -120,9 +128,25 @@ def wait_for_texts(page, texts: list[str]) -> str:
     return page.inner_text("body")
 
 
-def check_page(browser, url: str, texts: list[str], screenshot: str) -> str:
+def show_whole_page(page) -> None:
+    """Streamlit scrolls inside its main section, so a full-page screenshot holds one viewport: grow
+    the viewport to the content's height (same width) first."""
+    height = page.evaluate("""() => Math.max(document.body.scrollHeight, ...Array.from(
+        document.querySelectorAll('[data-testid="stMain"], [data-testid="stAppScrollToBottomContainer"]'),
+        e => e.scrollHeight))""")
+    page.set_viewport_size({"width": page.viewport_size["width"], "height": min(int(height) + 40, 16000)})
+    page.wait_for_timeout(800)  # Plotly redraws at the new size
+
+
+def drawn_texts(page) -> list[str]:
+    """The texts Plotly drew in its SVGs (titles, labels, annotations)."""
+    return page.locator(".js-plotly-plot svg text").all_text_contents()
+
+
+def check_page(browser, url: str, texts: list[str], screenshot: str,
+               viewport: tuple[int, int] = VIEWPORTS[""]) -> str:
     """Open `url`, wait for every text, check no exception was shown, save a screenshot; the page's text."""
-    page = open_page(browser, url)
+    page = open_page(browser, url, viewport)
     try:
         body = wait_for_texts(page, texts)
         for text in texts:
@@ -130,8 +154,9 @@ def check_page(browser, url: str, texts: list[str], screenshot: str) -> str:
         assert page.locator('[data-testid="stException"]').count() == 0, "the page raised an exception"
         assert "Traceback" not in body
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        show_whole_page(page)
         page.screenshot(path=str(SCREENSHOTS / screenshot), full_page=True)
-        return body
+        return body + "\n" + "\n".join(drawn_texts(page))
     finally:
         page.close()
 
@@ -143,10 +168,39 @@ def checks_failing(published: Path) -> str:
     return f"{failing:,} of {total:,}"
 
 
+@pytest.fixture(scope="module")
+def served_annotated(published, tmp_path_factory):
+    """The dashboard on a copy of the kit with one annotation (the seed is empty in the kit's build)."""
+    copy = tmp_path_factory.mktemp("annotated") / "annotated.published.duckdb"
+    shutil.copyfile(published, copy)
+    with duckdb.connect(str(copy)) as con:
+        con.execute("INSERT INTO marts.annotations VALUES (CAST(? AS DATE), ?, ?)", list(ANNOTATION))
+    with serve(copy) as url:
+        yield url
+
+
+@pytest.mark.parametrize("suffix", list(VIEWPORTS))
 @pytest.mark.parametrize("path", list(PAGES))
-def test_page_in_browser(served, published, browser, path):
+def test_page_in_browser(served_annotated, published, browser, path, suffix):
     texts = PAGES[path] + ([checks_failing(published)] if path == "health" else [])
-    check_page(browser, f"{served}/{path}", texts, f"{path or 'overview'}.png")
+    body = check_page(browser, f"{served_annotated}/{path}", texts, f"{path or 'overview'}{suffix}.png",
+                      VIEWPORTS[suffix])
+    if path in ("", "intervention"):
+        assert ANNOTATION[1] in body  # the label drawn on the trend charts
+
+
+def test_a_link_opens_the_same_view(served, browser):
+    page = open_page(browser, f"{served}/funnel?dates=2026-02-01,2026-03-31&device=mobile&cohort=month")
+    try:
+        wait_for_texts(page, ["Conversion by cohort"])
+        # the funnel drawn for the link's dates
+        page.locator(".js-plotly-plot svg text", has_text="cohorts 2026-02-01 to 2026-03-31").first.wait_for()
+        assert "mobile" in page.locator('[data-testid="stMultiSelect"]').nth(3).inner_text()
+        assert page.get_by_role("radio", name="month").is_checked()
+        # the page keeps its view in the address bar
+        assert "device=mobile" in page.url and "dates=2026-02-01%2C2026-03-31" in page.url.replace(",", "%2C")
+    finally:
+        page.close()
 
 
 def test_overview_monthly_values_in_browser(served, published, browser):

@@ -125,6 +125,17 @@ def test_pareto_ticks_at_round_percentages_and_legend_above():
     assert fig.layout.legend.y == 1 and fig.layout.legend.yanchor == "bottom"
 
 
+def test_long_reasons_read_on_two_lines_at_most_whole_on_hover():
+    reason = ("event_name cart_viewed is not one of checkout_started, subscription_details_completed, "
+              "billing_address_completed, payment_method_completed")
+    df = pd.DataFrame({"reason": [reason, "invalid JSON"], "rows_rejected": [1, 2], "source": ["checkout_events"] * 2})
+    bar = charts.bars(df, "reason", "rows_rejected", "Rejected rows by reason", "Reason", "Rows rejected",
+                      color="source").data[0]
+    assert bar.orientation == "h"
+    assert list(bar.y) == ["event_name cart_viewed is not one of<br>checkout_started,…", "invalid JSON"]
+    assert list(bar.customdata) == [reason, "invalid JSON"]
+
+
 def test_tables_have_human_headers_and_thousands_separators():
     df = pd.DataFrame({"checkouts_started": [10992], "order_id": ["o1"], "step_number": [1], "rate": [0.5],
                        "ci_low": [0.4]})
@@ -176,6 +187,22 @@ def test_show_tables_lists_the_public_tables(published):
     table, _ = run_readonly_query(published, "SELECT count(*) AS n FROM kpi_weekly", 10, 10)
     with duckdb.connect(str(published), read_only=True) as con:
         assert table.column("n").to_pylist() == [con.execute("SELECT count(*) FROM marts.kpi_weekly").fetchone()[0]]
+
+
+def test_every_public_column_is_described(published):
+    """The schema browser's descriptions: the dbt YAML's for the marts and the dbt sources, the
+    contract's AUDIT_DESCRIPTIONS for the other audit tables; none missing, none of a column that
+    is not there."""
+    with duckdb.connect(str(published), read_only=True) as con:
+        missing = con.execute("""
+            SELECT c.table_schema || '.' || c.table_name || '.' || c.column_name
+            FROM information_schema.columns c LEFT JOIN meta.column_descriptions d USING (table_schema, table_name, column_name)
+            WHERE c.table_schema IN ('marts', 'audit') AND coalesce(d.description, '') = '' ORDER BY 1""").fetchall()
+        stray = con.execute("""
+            SELECT d.table_name || '.' || d.column_name FROM meta.column_descriptions d
+            LEFT JOIN information_schema.columns c USING (table_schema, table_name, column_name)
+            WHERE d.table_schema = 'audit' AND d.column_name IS NOT NULL AND c.column_name IS NULL""").fetchall()
+    assert missing == [] and stray == []
 
 
 # ------------------------------------------------------------------------------- pages (AppTest)
@@ -238,6 +265,9 @@ def test_sql_page_opens_on_the_kpis_and_an_empty_run_says_so(use_published):
     errors = [e.value for e in at.error]
     assert any(e.startswith("Refused: DROP statements") for e in errors) and not any("refused: refused" in e.lower() for e in errors)
     assert at.query_params["q"] == "DROP TABLE marts.kpi_weekly"
+    at.selectbox(key="sql_table").set_value("audit.check_results").run()
+    columns = next(d.value for d in at.dataframe if "description" in d.value.columns)
+    assert columns.set_index("column_name").description["severity"].startswith("error (a failure holds")
 
 
 def test_health_page_lists_failing_checks_first(writable_copy, monkeypatch):
