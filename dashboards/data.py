@@ -354,8 +354,11 @@ def _funnel_totals_within(v, f: Filters, window_hours: int, built_window_days: i
 
 def funnel_totals_within(f: Filters, window_hours: int) -> dict[str, int]:
     """Checkouts reaching each step (STEP_COLUMNS' names) within a conversion window of `window_hours`
-    (up to the built window; ValueError beyond it). With the built window: funnel_totals(f)."""
-    return _funnel_totals_within(current_version(), f, window_hours, status().conversion_window_days)
+    (up to the built window; ValueError beyond it)."""
+    built = status().conversion_window_days
+    if window_hours == built * 24:  # the marts' own funnel, pre-aggregated
+        return funnel_totals(f)
+    return _funnel_totals_within(current_version(), f, window_hours, built)
 
 
 @st.cache_data(ttl=CACHE_TTL, show_spinner=False)
@@ -382,7 +385,10 @@ def _funnel_by_period_within(v, f: Filters, grain: str, window_hours: int, built
 def funnel_by_period_within(f: Filters, grain: str, window_hours: int) -> pd.DataFrame:
     """Checkouts started and converted within `window_hours` per cohort period, and whether each
     cohort is complete for that window."""
-    return _funnel_by_period_within(current_version(), f, grain, window_hours, status().conversion_window_days)
+    built = status().conversion_window_days
+    if window_hours == built * 24:  # the marts' own funnel, pre-aggregated
+        return funnel_by_period(f, grain)
+    return _funnel_by_period_within(current_version(), f, grain, window_hours, built)
 
 
 @st.cache_data(ttl=CACHE_TTL, show_spinner=False)

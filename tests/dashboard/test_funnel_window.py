@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dashboards import data
+from dashboards import connections, data
 from pipelines.core.contract import CHECKOUT_EVENTS
 from tests.dashboard.conftest import ROOT
 from tests.dashboard.pipeline_warehouses import DIRTY_LANDING, land_payment_failures
@@ -135,6 +135,17 @@ def test_shorter_window_equals_a_warehouse_built_with_it(built, reading, window_
     # The kit's k05 converts exactly at 30 days: not within 7 days, so the totals differ at step 6.
     assert data.funnel_totals_within(filters[0], window_days * 24)["checkouts_converted"] \
         < data.funnel_totals(filters[0])["checkouts_converted"]
+
+
+def test_the_step_times_give_the_marts_funnel_for_the_built_window(built, reading):
+    """What the page reads for the built window (the pre-aggregated marts) is what the step times give."""
+    reading(built[30])
+    f = data.Filters(*SPAN)
+    computed = data._funnel_totals_within(connections.current_version(), f, 30 * 24, 30)
+    assert computed == data.funnel_totals_within(f, 30 * 24) == data.funnel_totals(f)
+    for grain in ("day", "week", "month"):
+        computed = data._funnel_by_period_within(connections.current_version(), f, grain, 30 * 24, 30)
+        assert computed.to_dict("records") == data.funnel_by_period(f, grain).to_dict("records"), grain
 
 
 @pytest.mark.parametrize("window_days", [7, 1])
