@@ -9,6 +9,10 @@ folders), and compared table by table: every value exactly, floats to 1e-9.
   process, every model, seed, data test and unit test), then `funnel sql` on each target;
 - generated data: raw rows published to each engine and `dbt build` there (Spark in this process,
   reusing one SparkSession; unit tests are skipped, they do not depend on the data);
+- one more day (a generated history, then the next day): the run sends only the new rows to each
+  engine and builds incrementally there (PostgreSQL: `funnel run --target postgres`; Spark: the
+  export and dbt in this process), and the tables equal DuckDB's and the engine's own full rebuild
+  (a full export and `--full-refresh`), build watermarks aside;
 - every portability macro against known values on all three targets.
 
 Marked `engines` (slow): `pytest -m 'not engines'` skips them locally; CI always runs them, and fails
@@ -25,10 +29,18 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.landing import link_landing
 from pipelines import cli
 from pipelines.core.settings import Settings
 from pipelines.engines.build import publish_raw, run_dbt
-from pipelines.engines.compare import PUBLIC_TABLES, compare_public_tables, fetch_table
+from pipelines.engines.compare import (
+    PUBLIC_TABLES,
+    compare_public_tables,
+    compare_tables,
+    fetch_table,
+    without_watermarks,
+)
+from pipelines.engines.run import run_on_target
 from pipelines.run import run_pipeline
 from tests.conftest import CLEAN_LANDING
 from tests.engines.servers import postgres_available, postgres_server
@@ -100,7 +112,74 @@ def _run_everything(root: Path) -> dict:
         )
         assert outcome.success, f"dbt build --target {target} failed: {outcome.output[-3000:]}"
         results[("generated", target)] = compare_public_tables("duckdb", target, data)
-    return {"results": results, "settings": settings, "sql": outputs}
+    return {"results": results, "settings": settings, "sql": outputs, "one_more_day": _one_more_day(root)}
+
+
+def _public_tables(target: str, settings: Settings) -> dict[str, tuple[list[str], list[tuple]]]:
+    return {t: without_watermarks(fetch_table(target, settings, t)) for t in PUBLIC_TABLES}
+
+
+def _differences(expected: dict, actual: dict) -> dict[str, list[str]]:
+    return {t: d for t in PUBLIC_TABLES if (d := compare_tables(expected[t], actual[t]))}
+
+
+def _published_rows(report: str, target: str) -> dict[str, int]:
+    """{table: rows} of the run report's `published to <target>: <table> (<n> rows)` lines."""
+    prefix = f"published to {target}: "
+    return {
+        line[len(prefix):].split(" (")[0]: int(line.split(" (")[1].split()[0])
+        for line in report.splitlines() if line.startswith(prefix)
+    }
+
+
+def _one_more_day(root: Path) -> dict:
+    """Days 1..N built on each engine, then day N+1: what travelled, and how the tables compare."""
+    history, plus1 = root / "history-landing", root / "history-plus1-landing"
+    generate_landing(history, days=14, checkouts_per_day=50, seed=23, end_date=date(2026, 3, 20), history_days=30)
+    link_landing(history, plus1)
+    generate_landing(plus1, days=1, checkouts_per_day=50, seed=23, end_date=date(2026, 3, 21), id_prefix="b")
+    warehouse = root / "one-more-day" / "warehouse.duckdb"
+    before, after = Settings.from_env(history, warehouse), Settings.from_env(plus1, warehouse)
+
+    def build_spark(settings: Settings, *extra: str) -> None:
+        outcome = run_dbt(["build", *extra, "--exclude", "test_type:unit"], "spark", settings, in_process=True)
+        assert outcome.success, f"dbt build --target spark failed: {outcome.output[-3000:]}"
+
+    run_pipeline(before)
+    run_on_target(before, "postgres")
+    publish_raw("spark", before)  # no Spark build here: every model there is a table, rebuilt whole
+
+    run_pipeline(after)  # DuckDB validates and loads day N+1
+    import duckdb
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        new_rows = {
+            table: con.execute(f"SELECT count(*) FROM {table} WHERE _loaded_at = (SELECT max(_loaded_at) FROM {table})")
+            .fetchone()[0]
+            for table in ("raw.checkout_events", "raw.orders")
+        }
+    sent = {"postgres": _published_rows(run_on_target(after, "postgres").report, "postgres")}
+    published = publish_raw("spark", after)
+    assert not published.replaced, published.reason
+    sent["spark"] = published.rows
+    build_spark(after)
+
+    duckdb_tables = _public_tables("duckdb", after)
+    outcome = {"new_rows": new_rows, "sent": sent, "vs_duckdb": {}, "vs_full_rebuild": {}, "watermarks": {}}
+    for target in TARGETS:
+        incremental = _public_tables(target, after)
+        outcome["vs_duckdb"][target] = _differences(duckdb_tables, incremental)
+        columns, rows = fetch_table(target, after, "fct_orders")
+        outcome["watermarks"][target] = len({row[columns.index("_inputs_loaded_at")] for row in rows})
+        full = publish_raw(target, after, full=True)
+        assert full.replaced and full.rows["raw.checkout_events"] > new_rows["raw.checkout_events"]
+        if target == "spark":
+            build_spark(after, "--full-refresh")
+        else:
+            rebuilt = run_dbt(["build", "--full-refresh", "--exclude", "test_type:unit"], target, after)
+            assert rebuilt.success, rebuilt.output[-3000:]
+        outcome["vs_full_rebuild"][target] = _differences(_public_tables(target, after), incremental)
+    return outcome
 
 
 def _funnel_sql(settings: Settings, target: str) -> list[dict]:
@@ -126,6 +205,28 @@ def test_public_tables_equal_duckdb(engines, dataset, target):
     differences = engines["results"][(dataset, target)]
     assert set(differences) == set(PUBLIC_TABLES)
     assert {t: d for t, d in differences.items() if d} == {}
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_one_more_day_sends_only_the_new_rows(engines, target):
+    outcome = engines["one_more_day"]
+    new_rows = outcome["new_rows"]
+    assert new_rows["raw.checkout_events"] > 50 and new_rows["raw.orders"] > 5
+    sent = outcome["sent"][target]
+    assert {t: sent[t] for t in new_rows} == new_rows
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_one_more_day_equals_duckdb_and_a_full_rebuild(engines, target):
+    outcome = engines["one_more_day"]
+    assert outcome["vs_duckdb"][target] == {}
+    assert outcome["vs_full_rebuild"][target] == {}
+
+
+def test_one_more_day_builds_incrementally_on_postgres(engines):
+    # Rows of fct_orders the new day did not touch keep the first build's watermark; a rebuild of
+    # everything would have stamped every row with the second's.
+    assert engines["one_more_day"]["watermarks"]["postgres"] == 2
 
 
 def test_generated_data_is_not_trivial(engines):
