@@ -66,21 +66,18 @@ def dagster_home(warehouse: Path | str) -> Path:
 def unbuilt_reason(con: duckdb.DuckDBPyConnection, warehouse: Path | str, fingerprint: str) -> str | None:
     """Why the marts and the published copy are behind what the warehouse holds, or None when the last
     published build has every file of the ledger and used this dbt project and window."""
-    from pipelines.ingest.ledger import ensure_tables
+    from pipelines.ingest.ledger import ensure_tables, last_successful_build
 
     if not published_path(warehouse).exists():
         return "nothing published yet"
     ensure_tables(con)
-    last = con.execute(
-        "SELECT build_fingerprint, finished_at FROM audit.pipeline_runs WHERE status = 'success' "
-        "ORDER BY finished_at DESC LIMIT 1"
-    ).fetchall()
-    if not last:
+    last = last_successful_build(con)  # on DuckDB: a build on another engine leaves the DuckDB marts behind
+    if last is None:
         return "no published build yet"
-    if last[0][0] != fingerprint:
+    if last[0] != fingerprint:
         return "the dbt project or the conversion window changed since the last published build"
-    # Files recorded after it: this run's, or those of a run that failed before publishing.
-    (recorded,) = con.execute("SELECT count(*) FROM audit.load_ledger WHERE loaded_at > ?", [last[0][1]]).fetchall()[0]
+    # Files recorded after it: this run's, those of a run that failed before publishing or built another engine.
+    (recorded,) = con.execute("SELECT count(*) FROM audit.load_ledger WHERE loaded_at > ?", [last[1]]).fetchall()[0]
     if recorded:
         return f"{recorded} file(s) recorded since the last published build"
     return None

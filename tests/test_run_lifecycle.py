@@ -129,3 +129,27 @@ def test_a_failure_is_told_to_readers_even_while_another_run_holds_the_warehouse
     assert read_run_status(warehouse)["message"] == "step dbt_models failed: x"
     assert record_failure(warehouse, "r2", "step a failed: y") and record_failure(warehouse, "r2", "step a failed: y; z")
     assert [(r[0], r[1], r[2]) for r in _runs(warehouse)] == [("r2", "failure", "step a failed: y; z")]
+
+
+def test_a_build_on_another_engine_is_not_taken_for_a_duckdb_build(conformance_warehouse, tmp_path):
+    """audit.pipeline_runs holds every engine's builds (`<target>:<fingerprint>`): the DuckDB side reads
+    its own last build, so a DuckDB run after a PostgreSQL run neither rebuilds in full nor skips files."""
+    from pipelines.dbt_build import build_fingerprint
+    from pipelines.ingest.ledger import build_label, last_successful_build
+    from pipelines.lifecycle import unbuilt_reason
+
+    warehouse = tmp_path / "w.duckdb"
+    warehouse.write_bytes(conformance_warehouse.warehouse.read_bytes())
+    (tmp_path / "w.published.duckdb").write_bytes(conformance_warehouse.published.read_bytes())
+    fingerprint = build_fingerprint(30)
+    with connect(warehouse) as con:
+        duckdb_build = last_successful_build(con)
+        assert duckdb_build[0] == fingerprint and last_successful_build(con, "postgres") is None
+        con.execute("INSERT INTO audit.load_ledger SELECT * REPLACE ('f-new' AS file_path, now()::TIMESTAMP AS loaded_at) "
+                    "FROM audit.load_ledger LIMIT 1")
+        con.execute("INSERT INTO audit.pipeline_runs SELECT * REPLACE ('pg-run' AS run_id, ? AS build_fingerprint, "
+                    "now()::TIMESTAMP + INTERVAL 1 SECOND AS finished_at) FROM audit.pipeline_runs LIMIT 1",
+                    [build_label("postgres", fingerprint)])
+        assert last_successful_build(con) == duckdb_build
+        assert last_successful_build(con, "postgres")[0] == f"postgres:{fingerprint}"
+        assert unbuilt_reason(con, warehouse, fingerprint) == "1 file(s) recorded since the last published build"

@@ -16,7 +16,7 @@ from dagster_dbt import (
 
 from pipelines.core.settings import DBT_PROJECT_DIR, Settings, dbt_target_path, dbt_vars
 from pipelines.dbt_build import build_fingerprint, project_files
-from pipelines.ingest.ledger import ensure_tables, last_published_fingerprint
+from pipelines.ingest.ledger import ensure_tables, last_successful_build
 from pipelines.resources import WarehouseResource
 
 DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
@@ -77,8 +77,8 @@ class DbtRunConfig(WindowConfig):
 def needs_full_refresh(warehouse: WarehouseResource, conversion_window_days: int) -> bool:
     with warehouse.connect() as con:
         ensure_tables(con)
-        last = last_published_fingerprint(con)
-    return last != build_fingerprint(conversion_window_days)
+        last = last_successful_build(con)
+    return last is None or last[0] != build_fingerprint(conversion_window_days)
 
 
 def nothing_to_build(warehouse: WarehouseResource, conversion_window_days: int) -> bool:

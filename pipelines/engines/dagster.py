@@ -32,7 +32,7 @@ from pipelines.dbt_build import build_fingerprint
 from pipelines.engines import resolve_target
 from pipelines.engines.build import publish_raw, target_env
 from pipelines.engines.schema import SOURCE_TABLES
-from pipelines.ingest.ledger import ensure_tables
+from pipelines.ingest.ledger import build_label, ensure_tables, last_successful_build
 from pipelines.jobs import funnel_pipeline_job
 from pipelines.resources import LandingResource, WarehouseResource
 from pipelines.schedules import daily_funnel_schedule
@@ -98,12 +98,8 @@ def needs_full_refresh_on(target: str, warehouse: WarehouseResource, conversion_
     there used this same dbt project and window (pipelines.engines.run records `<target>:<fingerprint>`)."""
     with warehouse.connect() as con:
         ensure_tables(con)
-        rows = con.execute(
-            "SELECT build_fingerprint FROM audit.pipeline_runs WHERE status = 'success' "
-            "AND build_fingerprint LIKE ? ORDER BY finished_at DESC LIMIT 1",
-            [f"{target}:%"],
-        ).fetchall()
-    return not rows or rows[0][0] != f"{target}:{build_fingerprint(conversion_window_days)}"
+        last = last_successful_build(con, target)
+    return last is None or last[0] != build_label(target, build_fingerprint(conversion_window_days))
 
 
 def engine_dbt_assets(target: str) -> dg.AssetsDefinition:

@@ -14,7 +14,7 @@ from pipelines.core.warehouse import connect, writer_lock
 from pipelines.dbt_build import build_fingerprint
 from pipelines.engines import resolve_target
 from pipelines.engines.dagster import build_engine_definitions
-from pipelines.ingest.ledger import ensure_tables, record_successful_run
+from pipelines.ingest.ledger import build_label, ensure_tables, record_successful_run
 from pipelines.run import PipelineFailed, RunOutcome, execute_job
 
 
@@ -36,7 +36,7 @@ def _record_success(settings: Settings, run_id: str, target: str) -> None:
     # already built into the DuckDB marts.
     with connect(settings.warehouse) as con:
         record_successful_run(
-            con, run_id, f"built on {target}", f"{target}:{build_fingerprint(settings.conversion_window_days)}"
+            con, run_id, f"built on {target}", build_label(target, build_fingerprint(settings.conversion_window_days))
         )
 
 

@@ -104,12 +104,21 @@ def record_file_stats(con: duckdb.DuckDBPyConnection, files: list[tuple[str, str
         con.unregister("file_stats")
 
 
-def last_published_fingerprint(con: duckdb.DuckDBPyConnection) -> str | None:
-    """The dbt build fingerprint of the last successful, published run."""
+def build_label(target: str, fingerprint: str) -> str:
+    """What audit.pipeline_runs records of a build: the fingerprint, prefixed by the engine unless DuckDB,
+    so a build on one engine is never taken for a build on another."""
+    return fingerprint if target == "duckdb" else f"{target}:{fingerprint}"
+
+
+def last_successful_build(con: duckdb.DuckDBPyConnection, target: str = "duckdb") -> tuple[str, datetime] | None:
+    """(build label, finished_at) of the last successful run that built the models on `target`."""
+    on_target = "build_fingerprint NOT LIKE '%:%'" if target == "duckdb" else "starts_with(build_fingerprint, ?)"
     rows = con.execute(
-        "SELECT build_fingerprint FROM audit.pipeline_runs WHERE status = 'success' ORDER BY finished_at DESC LIMIT 1"
+        f"SELECT build_fingerprint, finished_at FROM audit.pipeline_runs WHERE status = 'success' AND {on_target} "
+        "ORDER BY finished_at DESC LIMIT 1",
+        [] if target == "duckdb" else [f"{target}:"],
     ).fetchall()
-    return rows[0][0] if rows else None
+    return rows[0] if rows else None
 
 
 def record_successful_run(con: duckdb.DuckDBPyConnection, run_id: str, message: str, build_fingerprint: str) -> None:
