@@ -62,11 +62,12 @@ if not hist.empty:
                          "Time to convert", "Converted checkouts"), "ttc_hist")
 
 st.subheader("Time between steps")
-ui.url_choice("between_segment", "between_by", [None, *data.DIMENSIONS], None, lambda d: d or "all")
-segment_dim = st.selectbox("Per segment", [None, *data.DIMENSIONS], key="between_segment",
-                           format_func=lambda d: "All checkouts" if d is None else data.DIMENSIONS[d])
-between = data.time_between_steps(f, grain, segment_dim, window)
-st.caption(f"Per {grain} cohort: hours from each step to the next, median and 90th percentile, over the "
+# "all", not None: a selectbox shows None as no choice at all ("Choose an option").
+ui.url_choice("between_segment", "between_by", ["all", *data.DIMENSIONS])
+segment_dim = st.selectbox("Per segment", ["all", *data.DIMENSIONS], key="between_segment",
+                           format_func=lambda d: "All checkouts" if d == "all" else data.DIMENSIONS[d])
+between = data.time_between_steps(f, grain, None if segment_dim == "all" else segment_dim, window)
+st.caption(f"Per {grain} cohort: minutes from each step to the next, median and 90th percentile, over the "
            "checkouts that reached the next step within the window. Order placed can come a moment "
            "before order submitted (the order system may record it first): a negative time.")
 if between.empty:
@@ -75,10 +76,12 @@ else:
     between["step_pair"] = between.from_step.astype(str) + " → " + between.to_step.astype(str)
     wide = between.pivot_table(index=["period_start", "segment"], columns="step_pair",
                                values=["median_hours", "p90_hours"], aggfunc="first")
-    wide.columns = [f"{pair} {'median' if stat == 'median_hours' else 'p90'} (h)" for stat, pair in wide.columns]
+    # Minutes: steps follow each other within minutes, which hours would show as 0.02.
+    wide = wide * 60
+    wide.columns = [f"{pair} {'median' if stat == 'median_hours' else 'p90'} (min)" for stat, pair in wide.columns]
     wide = wide[sorted(wide.columns)].reset_index()
-    hours = st.column_config.NumberColumn(format="%.2f")
-    ui.table(wide, f"time_between_steps_by_{grain}", dict.fromkeys(wide.columns[2:], hours))
+    minutes = st.column_config.NumberColumn(format="%.1f")
+    ui.table(wide, f"time_between_steps_by_{grain}", dict.fromkeys(wide.columns[2:], minutes))
 
 st.subheader("Breakdown")
 c1, c2 = st.columns(2)

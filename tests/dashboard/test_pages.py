@@ -236,3 +236,21 @@ def test_no_published_copy_says_so(tmp_path, monkeypatch):
     at = AppTest.from_file(str(APP), default_timeout=30).run()
     assert not at.exception
     assert any("No published warehouse" in e.value for e in at.error)
+
+
+def test_funnel_time_between_steps_reads_in_minutes_for_all_checkouts(use_published):
+    """The segment choice opens on all checkouts (not an empty "Choose an option"), and the table shows
+    minutes: steps follow each other within minutes, which hours showed as 0.02."""
+    from dashboards import data
+
+    at = _app("app_pages/funnel.py")
+    _set_dates(at, dt.date(2026, 2, 1), dt.date(2026, 3, 31))
+    assert at.selectbox(key="between_segment").value == "all"
+    shown = _frame(at, {"period_start", "segment"})
+    assert set(shown.segment) == {"all"}
+    hours = data.time_between_steps(data.Filters(dt.date(2026, 2, 1), dt.date(2026, 3, 31)), "week", None, 30 * 24)
+    first = hours[hours.from_step == 1].set_index("period_start").median_hours.dropna()
+    assert len(first) > 0
+    minutes = shown.set_index("period_start")["1 → 2 median (min)"]
+    for period, value in first.items():
+        assert minutes.loc[period] == pytest.approx(value * 60)
