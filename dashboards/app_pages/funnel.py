@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import charts, data, kpis, ui
+from pipelines.core.stats import MIN_DENOMINATOR, MIN_NUMERATOR
 
 st.title("Funnel")
 ui.no_data_notice()
@@ -93,7 +94,8 @@ step = c2.selectbox("Rate: checkouts reaching", data.STEP_COLUMNS[1:], key="brea
 bd = kpis.breakdown_table(data.breakdown(f, dimension, step[2]))
 st.caption("Rate = checkouts reaching the step / checkouts started, with its 95% Wilson interval. Each "
            "segment is compared with all the others together (pooled two-proportion z-test, 95%); no "
-           "verdict when either side has fewer than 30 checkouts or fewer than 5 reaching the step.")
+           f"verdict when either side has fewer than {MIN_DENOMINATOR} checkouts or fewer than {MIN_NUMERATOR} "
+           "reaching the step.")
 if not bd.empty:
     ui.chart(charts.rate_by_segment(bd, "segment", f"Rate by {data.DIMENSIONS[dimension].lower()}",
                                     data.DIMENSIONS[dimension]), "breakdown_chart")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pipelines.brief.data import Brief, KpiLine, TrendPoint
 from pipelines.brief.drivers import DIMENSION_LABELS, Driver
+from pipelines.core.stats import MIN_DENOMINATOR, MIN_NUMERATOR, MOVEMENT_LEVEL
 
 DRIVERS_SHOWN = 3  # segments per KPI in the brief
 
@@ -79,8 +80,9 @@ def health_text(brief: Brief) -> HealthText:
 
 
 def footnotes(brief: Brief) -> list[str]:
-    method = ("Movement: pooled two-proportion z-test at 99% between the last two final weeks (complete cohorts, "
-              "closed weeks); no verdict under 30 in a denominator or 5 in a numerator. Drivers: each segment's "
+    method = (f"Movement: pooled two-proportion z-test at {MOVEMENT_LEVEL:.0%} between the last two final weeks (complete cohorts, "
+              f"closed weeks); no verdict under {MIN_DENOMINATOR} in a denominator or {MIN_NUMERATOR} in a numerator. "
+              "Drivers: each segment's "
               "contribution = rate effect (its own rate) + mix effect (its share of the denominator).")
     return [f"[{i}] {line.kpi.label}: {line.kpi.definition}" for i, line in enumerate(brief.lines, 1)] + [method]
 
