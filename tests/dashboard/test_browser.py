@@ -120,8 +120,10 @@ def open_page(browser, url: str, viewport: tuple[int, int] = VIEWPORTS[""]):
 
 
 def wait_for_texts(page, texts: list[str]) -> str:
+    # Case-sensitive, on the page's text as the assertions read it: a locator's text match ignores
+    # case, so "Checks failing" was met by an earlier caption's "checks failing" before the metric drew.
     for text in texts:
-        page.get_by_text(text, exact=False).first.wait_for(state="attached")
+        page.wait_for_function("text => document.body.innerText.includes(text)", arg=text)
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
                            " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')")
     page.wait_for_timeout(500)  # let Plotly draw
