@@ -20,6 +20,8 @@ from datetime import date
 
 import duckdb
 
+from pipelines.core.dimensions import SEGMENTS
+
 UNKNOWN = "(unknown)"
 
 
@@ -36,17 +38,14 @@ class KpiUnits:
     dimensions: dict[str, str]
 
 
-_CHECKOUT_DIMENSIONS = {
-    "plan": "u.plan", "deployment": "u.deployment", "country": "u.country", "device": "u.device",
-    "customer": "CASE WHEN u.is_new_customer THEN 'new' ELSE 'returning' END",
-}
-# An order's country and device are those of its checkout (sales and reseller orders have none).
-_ORDER_DIMENSIONS = {
-    "plan": "u.plan", "deployment": "u.deployment", "country": "c.country", "device": "c.device",
-    "customer": "CASE WHEN u.is_first_order THEN 'new' ELSE 'returning' END",
-}
+# Each segment dimension (pipelines/core/dimensions.py) on each fact; an order's segments that
+# fct_orders lacks (country, device) are those of its checkout (sales and reseller orders have none).
+_CHECKOUT_DIMENSIONS = {d.name: d.checkouts for d in SEGMENTS}
+_ORDER_DIMENSIONS = {d.name: d.orders or f"c.{d.name}" for d in SEGMENTS}
+_FROM_CHECKOUT = ", ".join(f"{d.checkouts} AS {d.name}" for d in SEGMENTS if d.orders is None)
 _CHECKOUTS = "marts.fct_checkouts AS u"
-_ORDERS = "marts.fct_orders AS u LEFT JOIN marts.fct_checkouts AS c ON c.checkout_id = u.checkout_id"
+_ORDERS = (f"marts.fct_orders AS u LEFT JOIN (SELECT checkout_id, {_FROM_CHECKOUT} FROM marts.fct_checkouts) AS c "
+           "ON c.checkout_id = u.checkout_id")
 
 # Per rate KPI of the registry: the rows behind its numerator and denominator in macros/kpi_table.sql.
 KPI_UNITS: dict[str, KpiUnits] = {
@@ -60,10 +59,6 @@ KPI_UNITS: dict[str, KpiUnits] = {
     "first_order_manual_intervention_rate": KpiUnits(
         _ORDERS, "u.created_at", "u.is_self_service AND u.is_first_order", "u.manual_intervention",
         _ORDER_DIMENSIONS),
-}
-DIMENSION_LABELS = {
-    "plan": "plan", "deployment": "deployment", "country": "country", "device": "device",
-    "customer": "new vs returning customers",
 }
 
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines.brief.data import Brief, KpiLine, TrendPoint
-from pipelines.brief.drivers import DIMENSION_LABELS, Driver
+from pipelines.brief.drivers import Driver
+from pipelines.core.dimensions import DIMENSION_BY_NAME
 from pipelines.core.stats import MIN_DENOMINATOR, MIN_NUMERATOR, MOVEMENT_LEVEL
 
 DRIVERS_SHOWN = 3  # segments per KPI in the brief
@@ -50,7 +51,7 @@ def driver_text(line: KpiLine, driver: Driver) -> str:
     after = line.kpi.format(driver.after_rate)
     share = f", {driver.contribution / line.change:.0%} of the change" if line.change else ""
     return (
-        f"{DIMENSION_LABELS[driver.dimension]} = {driver.segment}: {percentage_points(driver.contribution)}{share} "
+        f"{DIMENSION_BY_NAME[driver.dimension].label.lower()} = {driver.segment}: {percentage_points(driver.contribution)}{share} "
         f"(rate {before} -> {after}: {percentage_points(driver.rate_effect)}; "
         f"share of the denominator: {percentage_points(driver.mix_effect)})"
     )

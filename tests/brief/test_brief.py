@@ -77,7 +77,7 @@ def test_the_brief_names_the_planted_segment_first(planted):
     assert [line.kpi.name for line in brief.moved] == ["checkout_conversion_rate"]
     moved = lines["checkout_conversion_rate"]
     assert (moved.period_start, moved.previous_start) == (date(2026, 10, 19), date(2026, 10, 12))
-    assert (moved.top_driver.dimension, moved.top_driver.segment) == ("customer", "returning")
+    assert (moved.top_driver.dimension, moved.top_driver.segment) == ("customer_type", "returning")
     # the returning customers' own rate collapsed (order rate 0 -> only late orders of earlier checkouts)
     assert moved.top_driver.after_rate < 0.1 and moved.top_driver.before_rate > 0.3
     assert moved.change < 0 and moved.top_driver.rate_effect / moved.change > 0.9  # its own rate, not its share

@@ -39,7 +39,7 @@ def con():
 
 def test_rate_and_mix_effects_are_the_hand_computed_ones_and_add_up_to_the_change(con):
     found = {(d.dimension, d.segment): d for d in drivers(con, "checkout_conversion_rate", BEFORE, AFTER)}
-    # plan, deployment, country and customer have one segment each: they split nothing.
+    # plan, deployment, country and customer_type have one segment each: they split nothing.
     assert set(found) == {("device", "desktop"), ("device", "mobile")}
     desktop, mobile = found["device", "desktop"], found["device", "mobile"]
     # desktop: rate unchanged (0.5), share 0.5 -> 0.25: mix = -0.25 * (0.5 + 0.5) / 2
