@@ -10,7 +10,7 @@ from pipelines.core.settings import Settings
 from pipelines.run import run_pipeline
 from tests.conftest import CLEAN_LANDING, copy_warehouse
 
-MARTS = ("fct_checkouts", "kpi_daily", "kpi_weekly", "kpi_monthly", "funnel_steps", "fct_orders")
+MARTS = ("fct_checkouts", "kpi_daily", "kpi_weekly", "kpi_monthly", "funnel_steps", "fct_orders", "dash_checkout_steps")
 
 
 def _marts(published) -> dict[str, list[tuple]]:

@@ -161,8 +161,17 @@ def test_two_runs_with_late_changes_equal_a_fresh_build(tmp_path, monkeypatch, c
     assert _differences(settings.warehouse, fresh.warehouse) == {}
     # The second run brought the first run's published copy up to date, replacing only the rewritten
     # rows of the facts (pipelines/publish.py), and that copy equals the one a single run published.
-    assert set(replaced) == {"marts.fct_orders", "marts.fct_checkouts"} and all(replaced.values()), replaced
+    assert set(replaced) == {"marts.fct_orders", "marts.fct_checkouts", "marts.dash_checkout_steps"}, replaced
+    assert all(replaced.values()), replaced
     assert _differences(settings.published, fresh.published, minimum_tables=14) == {}
+    # dash_checkout_steps' rewritten checkouts were appended ordered by cohort day (the dashboard's
+    # date pruning), in the warehouse and, after the rows the copy kept, in the published copy.
+    steps = "SELECT checkout_id, cohort_date FROM marts.dash_checkout_steps"
+    batch = _query(settings.warehouse, f"{steps} WHERE _inputs_loaded_at = "
+                                       "(SELECT max(_inputs_loaded_at) FROM marts.dash_checkout_steps)")
+    days = [day for _, day in batch]
+    assert len(batch) == replaced["marts.dash_checkout_steps"] and len(set(days)) > 2 and days == sorted(days), batch
+    assert _query(settings.published, steps)[-len(batch):] == batch
 
     # The late data did change what it should (so the equality above means something) ...
     first = dict(_query(settings.warehouse, "SELECT customer_id, first_order_id FROM intermediate.int_customers_first_ordered"))
@@ -174,6 +183,8 @@ def test_two_runs_with_late_changes_equal_a_fresh_build(tmp_path, monkeypatch, c
                                             "FROM marts.fct_checkouts")
     }
     assert checkouts["k06"][:3] == ("2026-03-03 22:00:00", "ultimate", False)
+    k06 = "SELECT cast(cohort_date AS VARCHAR), plan, device FROM marts.dash_checkout_steps WHERE checkout_id = 'k06'"
+    assert _query(settings.published, k06) == [("2026-03-03", "ultimate", "mobile")]
     assert checkouts["k03"][2] is False and checkouts["k10"][3] is True and checkouts["k90"][2] is True
     assert "k11" in checkouts
     failures = _query(settings.warehouse, "SELECT checkouts, failures FROM marts.dash_payment_failures "
@@ -181,7 +192,7 @@ def test_two_runs_with_late_changes_equal_a_fresh_build(tmp_path, monkeypatch, c
     assert failures == [(1, 1)]
     # ... and the second run was incremental: rows it did not need to touch kept their older watermark.
     for table in ("intermediate.int_orders_current", "intermediate.int_customers_first_ordered", "marts.fct_orders",
-                  "marts.fct_checkouts"):
+                  "marts.fct_checkouts", "marts.dash_checkout_steps"):
         (stamps,) = _query(settings.warehouse, f"SELECT count(DISTINCT _inputs_loaded_at) FROM {table}")[0]
         assert stamps == 2, table
 

@@ -118,7 +118,8 @@ FUNNELLED_COLUMNS = [
 ]
 
 
-INCREMENTAL_MODELS = {"int_checkouts_funnelled", "int_orders_current", "int_customers_first_ordered", "fct_orders", "fct_checkouts"}
+INCREMENTAL_MODELS = {"int_checkouts_funnelled", "int_orders_current", "int_customers_first_ordered", "fct_orders", "fct_checkouts",
+                      "dash_checkout_steps"}
 
 
 @pytest.fixture(scope="module")

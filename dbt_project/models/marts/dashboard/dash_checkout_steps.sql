@@ -6,9 +6,20 @@
 -- fct_checkouts, in no particular order, is read whole. Measured at 10M events (2.78M checkouts), the
 -- default 28 days, cold: the window's funnel totals took ~360 ms p50 from fct_checkouts (load ~12) and
 -- ~100 ms from this table (load ~15).
--- Portable SQL: runs on DuckDB, PostgreSQL and Spark. A table, rebuilt every run, like the other
--- dashboard marts.
-{{ config(materialized='table') }}
+--
+-- Incremental (DuckDB, PostgreSQL; macros/incremental.sql), like fct_checkouts: a build copies the
+-- checkouts fct_checkouts rewrote since this table's watermark and replaces their rows
+-- (delete+insert on checkout_id). Each batch is ordered by cohort day and appended, so the new
+-- days' rows follow the older ones in order; a rewritten older checkout lands at the end, widening
+-- only the newest blocks' date range. Rebuilding the table whole and publishing it whole cost
+-- ~3 s of one more day at 10M events. Spark: a table (no deletes).
+-- Portable SQL: runs on DuckDB, PostgreSQL and Spark.
+{{ config(
+    materialized=incremental_or_table(),
+    unique_key='checkout_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+) }}
 
 select
     cast(started_at as date) as cohort_date,
@@ -27,6 +38,10 @@ select
     order_submitted_at,
     converted_at,
     payment_failures,
-    payment_error_code
+    payment_error_code,
+    _inputs_loaded_at
 from {{ ref('fct_checkouts') }}
+{%- if is_incremental() %}
+where _inputs_loaded_at > {{ watermark(this) }}
+{%- endif %}
 order by cohort_date, started_at, checkout_id
