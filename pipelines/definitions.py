@@ -13,6 +13,7 @@ import dagster as dg
 from pipelines import speedups
 from pipelines.assets.brief import kpi_brief
 from pipelines.assets.dbt import DBT_PROJECT, dbt_models
+from pipelines.assets.docs import dbt_docs_site
 from pipelines.assets.publish import published_warehouse
 from pipelines.assets.raw import ingest_landing_asset
 from pipelines.checks import ASSET_CHECKS
@@ -41,7 +42,10 @@ def build_definitions(settings: Settings | None = None, target: str | None = Non
 
         return build_engine_definitions(settings, resolve_target(target))
     return dg.Definitions(
-        assets=[a.with_hooks({record_failed_run}) for a in (ingest_landing_asset, dbt_models, published_warehouse, kpi_brief)],
+        assets=[
+            a.with_hooks({record_failed_run})
+            for a in (ingest_landing_asset, dbt_models, published_warehouse, kpi_brief, dbt_docs_site)
+        ],
         asset_checks=[c.with_hooks({record_failed_run}) for c in ASSET_CHECKS],
         resources={
             "warehouse": WarehouseResource.from_settings(settings),

@@ -16,5 +16,5 @@ funnel_pipeline_job = dg.define_asset_job(
     executor_def=dg.in_process_executor,
     hooks={record_failed_run},
     description="Load new landed files, rebuild the KPI marts, run the data checks, publish for readers, "
-    "make the weekly KPI brief and send what is due.",
+    "make the weekly KPI brief and send what is due, build the dbt docs site.",
 )
