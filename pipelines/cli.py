@@ -249,8 +249,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
 def cmd_docs(args: argparse.Namespace) -> int:
     import signal
 
-    from pipelines.dbt_docs import docs_server, docs_site_path, generate_site, site_is_stale
-    from pipelines.metrics import MetricsError
+    from pipelines.dbt_docs import DocsSiteError, docs_server, docs_site_path, generate_site, site_is_stale
 
     settings = Settings.from_env(None, args.warehouse)
     site = docs_site_path(settings.warehouse)
@@ -258,7 +257,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
         print("generating the dbt docs site (dbt docs generate on the published copy)...", flush=True)
         try:
             generate_site(settings)
-        except (FileNotFoundError, MetricsError) as failed:
+        except (FileNotFoundError, DocsSiteError) as failed:
             return _fail(str(failed))
     try:
         server = docs_server(site, args.host, args.port)

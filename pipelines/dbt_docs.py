@@ -16,17 +16,15 @@ never blocks a run or a reader.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import http.server
-import os
 import shutil
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 from pipelines.core.settings import DBT_PROJECT_DIR, Settings
 from pipelines.dbt_build import project_files
+from pipelines.engines.build import _environ  # dbt's profile reads the environment
 from pipelines.metrics import dbt_environment, dbt_target, semantic_target_path
 
 # What the site is: dbt's page and the two artifacts it loads.
@@ -89,21 +87,6 @@ def _load_manifest(path: Path):
     return Manifest.from_writable_manifest(WritableManifest.read_and_check_versions(str(path)))
 
 
-@contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    """os.environ with `values` for the block (dbt's profile reads the environment), as it was after."""
-    previous = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def _docs_generate(settings: Settings, target: Path, manifest) -> None:
     """dbt's in-process runner: `dbt docs generate` on the published target, its files in `target`
     (`--no-compile` when given a manifest). Raises DocsSiteError with dbt's error lines."""
@@ -118,17 +101,18 @@ def _docs_generate(settings: Settings, target: Path, manifest) -> None:
 
     argv = ["docs", "generate", "--target", dbt_target("duckdb"), "--target-path", str(target),
             "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-            "--quiet", "--log-level-file", "none"]
+            "--log-path", str(target), "--log-level-file", "none", "--quiet"]
     if manifest is not None:
         argv.append("--no-compile")
     try:
-        with _environment(dbt_environment(settings)):
+        with _environ(dbt_environment(settings)):
             result = dbtRunner(manifest=manifest, callbacks=[collect_errors]).invoke(argv)
     finally:
         # dbt-duckdb keeps its database open for the process's life: let the published copy go.
         DuckDBConnectionManager.close_all_connections()
     if not result.success:
-        detail = "\n".join(errors) or repr(result.exception)
+        # The catalog's failures are in its artifact, not in dbt's error events.
+        detail = "\n".join([*errors, *(getattr(result.result, "errors", None) or [])]) or repr(result.exception)
         raise DocsSiteError(f"`dbt docs generate` on the published copy failed:\n{detail}")
 
 
