@@ -52,6 +52,15 @@ def _layout(fig: go.Figure, title: str, x_title: str, y_title: str, percent: boo
     return fig
 
 
+def _count_axis(fig: go.Figure, counts, axis: str = "y", **selector) -> None:
+    """Whole-number ticks on an axis of counts: below MAX_TICKS a tick per unit, where Plotly would
+    step by 0.5 (half a checkout); from MAX_TICKS up Plotly's own steps (1, 2, 5 x 10^n, at most
+    MAX_TICKS ticks) are whole already."""
+    top = pd.Series(counts, dtype=float).max()
+    if not top >= MAX_TICKS:  # NaN too: no bar, an empty axis
+        (fig.update_yaxes if axis == "y" else fig.update_xaxes)(tick0=0, dtick=1, **selector)
+
+
 def _time_axis(fig: go.Figure, x: pd.Series, grain: str) -> None:
     """Ticks at period starts: Mondays for weeks (at most MAX_TICKS of them), months' firsts."""
     if grain == "week":
@@ -122,6 +131,8 @@ def kpi_trend(df: pd.DataFrame, column: str, label: str, kind: str, period_title
                   percent=kind == "rate", height=300)
     if kind == "hours":
         fig.update_yaxes(tickformat=".1f")
+    if kind == "count":
+        _count_axis(fig, y)
     _time_axis(fig, x, period_title)
     return annotate(fig, annotations, x)
 
@@ -138,6 +149,7 @@ def funnel(table: pd.DataFrame, title: str, subtitle: str) -> go.Figure:
     fig = _layout(fig, title, "Checkouts reaching the step", "Funnel step", height=380,
                   subtitle=f"{subtitle} · count · % of start", legend=False)
     fig.update_layout(hovermode="closest")
+    _count_axis(fig, table["checkouts"], "x")
     return fig
 
 
@@ -182,6 +194,8 @@ def bars(df: pd.DataFrame, x: str, y: str, title: str, x_title: str, y_title: st
         fig.update_layout(barmode="stack", hovermode="y unified")
         fig.update_xaxes(tickformat=".0%" if percent else ",")
         fig.update_yaxes(tickformat="", autorange="reversed", title_text="")
+        if not percent:
+            _count_axis(fig, df.groupby(x)[y].sum(), "x")
         return fig
     if horizontal:
         fig.add_trace(go.Bar(x=df[y], y=df[x].astype(str), orientation="h", marker={"color": PRIMARY},
@@ -189,11 +203,16 @@ def bars(df: pd.DataFrame, x: str, y: str, title: str, x_title: str, y_title: st
         fig = _layout(fig, title, y_title, x_title, legend=False)
         fig.update_xaxes(tickformat=".0%" if percent else ",")
         fig.update_yaxes(tickformat="", autorange="reversed")
+        if not percent:
+            _count_axis(fig, df[y], "x")
         return fig
     fig.add_trace(go.Bar(x=df[x].astype(str) if df[x].dtype == object else df[x], y=df[y],
                          marker={"color": PRIMARY}, hovertemplate=fmt,
                          texttemplate="%{y:.1%}" if percent else "%{y:,}", textposition="auto"))
-    return _layout(fig, title, x_title, y_title, percent=percent, legend=False)
+    fig = _layout(fig, title, x_title, y_title, percent=percent, legend=False)
+    if not percent:
+        _count_axis(fig, df[y])
+    return fig
 
 
 def _wrap(label: str, width: int = 48, lines: int = 2) -> str:
@@ -222,6 +241,7 @@ def period_bars(df: pd.DataFrame, x: str, y: str, title: str, x_title: str, y_ti
                                  **period.get(grain, {})))
     fig = _layout(fig, title, x_title, y_title)
     fig.update_layout(hovermode="closest")
+    _count_axis(fig, df[y])
     _time_axis(fig, dates, grain)
     return annotate(fig, annotations, dates)
 
@@ -275,6 +295,7 @@ def pareto(df: pd.DataFrame, category: str, count: str, title: str, x_title: str
     _layout(fig, title, x_title, count_title)
     fig.update_layout(margin={"r": 64}, hovermode="x unified")
     fig.update_yaxes(rangemode="tozero", secondary_y=False)
+    _count_axis(fig, df[count], secondary_y=False)
     fig.update_yaxes(title_text="Cumulative share (%)", tickformat=".0%", range=[0, 1.05], tickmode="array",
                      tickvals=PARETO_TICKS, showgrid=False, secondary_y=True)
     return fig

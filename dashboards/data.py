@@ -13,24 +13,26 @@ time between steps, who dropped off), marts.dash_checkout_steps, ordered by coho
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 import streamlit as st
 
 from dashboards.connections import current_version, has_table, published_path, query
 from pipelines.core import contract
+from pipelines.core.dimensions import DIMENSION_BY_NAME, SEGMENTS
 from pipelines.core.kpis import KPI_TABLES
+from pipelines.core.settings import Settings
 
 CACHE_TTL = "10m"
 
-DIMENSIONS = {
-    "plan": "Plan",
-    "deployment": "Deployment",
-    "country": "Country",
-    "device": "Device",
-    "customer_type": "New vs returning",
-}
+# The segments a funnel is filtered and broken down by (pipelines/core/dimensions.py): name -> label.
+SEGMENT_LABELS = {d.name: d.label for d in SEGMENTS}
+# dash_dropoffs and dash_payment_failures keep no country; dash_payment_failures no new vs returning.
+DROPOFF_SEGMENTS = ("plan", "deployment", "device", "customer_type")
+PAYMENT_FAILURE_SEGMENTS = ("plan", "deployment", "device")
+# The segments of orders dash_interventions keeps.
+INTERVENTION_SEGMENTS = ("plan", "deployment")
 STEP_COLUMNS = [
     (1, "checkout_started", "checkouts_started"),
     (2, "subscription_details_completed", "reached_subscription_details"),
@@ -59,7 +61,8 @@ def _status(v) -> Status:
     ok = runs[runs.status == "success"]
     return Status(
         as_of=as_of.as_of.iloc[0].to_pydatetime() if len(as_of) and pd.notna(as_of.as_of.iloc[0]) else None,
-        conversion_window_days=int(as_of.conversion_window_days.iloc[0]) if len(as_of) else 30,
+        conversion_window_days=(int(as_of.conversion_window_days.iloc[0]) if len(as_of)
+                                else Settings.from_env().conversion_window_days),
         last_run=last,
         last_success=ok.iloc[0].to_dict() if len(ok) else None,
     )
@@ -136,7 +139,8 @@ def annotations() -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class Filters:
-    """Funnel filters; an empty tuple means "all"."""
+    """Funnel filters: a field per segment (SEGMENT_LABELS' names, a test holds them equal); an empty
+    tuple means "all"."""
 
     start: dt.date
     end: dt.date  # inclusive
@@ -149,31 +153,23 @@ class Filters:
     def shifted_back(self) -> Filters:
         """The same filters over the period of equal length just before."""
         days = (self.end - self.start).days + 1
-        return Filters(self.start - dt.timedelta(days=days), self.start - dt.timedelta(days=1), self.plan,
-                       self.deployment, self.country, self.device, self.customer_type)
+        return replace(self, start=self.start - dt.timedelta(days=days), end=self.start - dt.timedelta(days=1))
 
     def where(self, date_column: str = "cohort_date", dims: tuple[str, ...] | None = None) -> tuple[str, list]:
         clauses = [f"{date_column} BETWEEN ? AND ?"]
         params: list = [self.start, self.end]
-        for dim in dims if dims is not None else ("plan", "deployment", "country", "device"):
+        for dim in dims if dims is not None else SEGMENT_LABELS:
             values = getattr(self, dim)
             if values:
-                clauses.append(f"list_contains(?, {dim})")
+                clauses.append(f"list_contains(?, {_segment_sql(dim)})")
                 params.append(list(values))
-        if self.customer_type and set(self.customer_type) != {"new", "returning"}:
-            clauses.append("is_new_customer = ?")
-            params.append("new" in self.customer_type)
         return " AND ".join(clauses), params
 
 
 @st.cache_data(ttl=CACHE_TTL, show_spinner=False)
 def _dimension_values(v) -> dict:
-    df = query(v[0], """
-        SELECT 'plan' AS dim, plan AS value FROM marts.dash_funnel_daily GROUP BY plan
-        UNION ALL SELECT 'deployment', deployment FROM marts.dash_funnel_daily GROUP BY deployment
-        UNION ALL SELECT 'country', country FROM marts.dash_funnel_daily GROUP BY country
-        UNION ALL SELECT 'device', device FROM marts.dash_funnel_daily GROUP BY device
-        ORDER BY 1, 2""")
+    df = query(v[0], " UNION ALL ".join(f"SELECT '{d.name}' AS dim, {d.checkouts} AS value FROM marts.dash_funnel_daily "
+                                        "GROUP BY ALL" for d in SEGMENTS) + " ORDER BY 1, 2")
     out = {dim: sorted(g.value.tolist()) for dim, g in df.groupby("dim")}
     bounds = query(v[0], "SELECT min(cohort_date) AS lo, max(cohort_date) AS hi FROM marts.dash_funnel_daily")
     out["cohort_dates"] = (
@@ -221,12 +217,11 @@ def funnel_by_period(f: Filters, grain: str) -> pd.DataFrame:
     return _funnel_by_period(current_version(), f, grain)
 
 
-def _dimension_sql(dimension: str) -> str:
-    if dimension == "customer_type":
-        return "CASE WHEN is_new_customer THEN 'new' ELSE 'returning' END"
-    if dimension not in DIMENSIONS:
-        raise ValueError(dimension)
-    return dimension
+def _segment_sql(name: str) -> str:
+    """A segment's expression over fct_checkouts' columns, which the funnel's marts keep."""
+    if name not in SEGMENT_LABELS:
+        raise ValueError(name)
+    return DIMENSION_BY_NAME[name].checkouts
 
 
 @st.cache_data(ttl=CACHE_TTL, show_spinner=False)
@@ -235,7 +230,7 @@ def _breakdown(v, f: Filters, dimension: str, step_column: str) -> pd.DataFrame:
         raise ValueError(step_column)
     where, params = f.where()
     return query(v[0], f"""
-        SELECT {_dimension_sql(dimension)} AS segment,
+        SELECT {_segment_sql(dimension)} AS segment,
                CAST(sum(checkouts_started) AS BIGINT) AS checkouts_started,
                CAST(sum({step_column}) AS BIGINT) AS reached
         FROM marts.dash_funnel_daily WHERE {where} GROUP BY 1 ORDER BY 2 DESC, 1""", params)
@@ -272,7 +267,7 @@ def time_to_convert(f: Filters) -> tuple[dict, pd.DataFrame]:
 
 @st.cache_data(ttl=CACHE_TTL, show_spinner=False)
 def _dropoffs(v, f: Filters) -> pd.DataFrame:
-    where, params = f.where(dims=("plan", "deployment", "device"))
+    where, params = f.where(dims=DROPOFF_SEGMENTS)
     return query(v[0], f"""
         SELECT cohort_date, stopped_at_step, plan, device,
                CAST(sum(checkouts) AS BIGINT) AS checkouts,
@@ -286,7 +281,7 @@ def dropoffs(f: Filters) -> pd.DataFrame:
 
 @st.cache_data(ttl=CACHE_TTL, show_spinner=False)
 def _payment_failures(v, f: Filters, stopped_at_step: int) -> pd.DataFrame:
-    where, params = f.where(dims=("plan", "deployment", "device"))
+    where, params = f.where(dims=PAYMENT_FAILURE_SEGMENTS)
     return query(v[0], f"""
         SELECT error_code, CAST(sum(checkouts) AS BIGINT) AS checkouts, CAST(sum(failures) AS BIGINT) AS failures
         FROM marts.dash_payment_failures
@@ -337,8 +332,7 @@ def _windowed_sql(f: Filters, window_hours: int, built_window_days: int) -> tupl
     steps = (f"CASE WHEN {within[3]} AND {within[4]} THEN 6 WHEN {within[3]} THEN 5 "
              f"WHEN {within[2]} THEN 4 WHEN {within[1]} THEN 3 WHEN {within[0]} THEN 2 ELSE 1 END")
     sql = f"""windowed AS (
-        SELECT cohort_date, plan, deployment, country, device, is_new_customer,
-               {', '.join(STEP_TIME_COLUMNS)}, {steps} AS reached_step
+        SELECT * REPLACE ({steps} AS reached_step)
         FROM {_CHECKOUTS} WHERE {where})"""
     return sql, params
 
@@ -397,7 +391,7 @@ def _time_between_steps(v, f: Filters, grain: str, dimension: str | None, window
     if grain not in KPI_TABLES:
         raise ValueError(grain)
     windowed, params = _windowed_sql(f, window_hours, built_window_days)
-    segment = "'all'" if dimension is None else _dimension_sql(dimension)
+    segment = "'all'" if dimension is None else _segment_sql(dimension)
     # One GROUP BY with two exact quantiles per step pair (over the checkouts that reached its second
     # step), then one row per pair: no row per checkout and pair is ever built.
     pairs = range(1, len(STEP_TIME_COLUMNS))
@@ -429,15 +423,16 @@ def time_between_steps(f: Filters, grain: str, dimension: str | None, window_hou
 
 
 DROPPED_OFF_SHOWN = 1000  # rows shown on the page; the download holds them all
-DROPPED_OFF_COLUMNS = ["checkout_id", "customer_id", "started_at", "plan", "deployment", "country", "device",
-                       "customer_type", "last_step", "last_step_at", "payment_failures", "payment_error_code"]
+DROPPED_OFF_COLUMNS = ["checkout_id", "customer_id", "started_at", *SEGMENT_LABELS, "last_step", "last_step_at",
+                       "payment_failures", "payment_error_code"]
+_SEGMENT_COLUMNS = ", ".join(f"{d.checkouts} AS {d.name}" for d in SEGMENTS)
 
 
 def _dropped_off_rows(f: Filters, step: int) -> tuple[str, list]:
     """FROM and WHERE of the selected checkouts that reached `step` and not the next."""
     if step not in range(1, 6):
         raise ValueError(f"step {step}: pick a step from 1 to 5 (step 6 is the last)")
-    where, params = f.where(dims=("plan", "deployment", "device"))
+    where, params = f.where(dims=DROPOFF_SEGMENTS)
     return f"FROM {_CHECKOUTS} WHERE reached_step = ? AND {where}", [step, *params]
 
 
@@ -447,8 +442,7 @@ def _dropped_off_query(path: str, f: Filters, step: int, limit: int | None) -> t
     step_times = " ".join(f"WHEN {n} THEN {col}" for n, col in enumerate(STEP_TIME_COLUMNS, start=1))
     # ids and segments only, no personal data (the contract keeps e-mails out of the warehouse)
     rows = query(path, f"""
-        SELECT checkout_id, customer_id, started_at, plan, deployment, country, device,
-               CASE WHEN is_new_customer THEN 'new' ELSE 'returning' END AS customer_type,
+        SELECT checkout_id, customer_id, started_at, {_SEGMENT_COLUMNS},
                CASE reached_step {step_names} END AS last_step,
                CASE reached_step {step_times} END AS last_step_at,
                payment_failures, payment_error_code

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import scipy.stats  # noqa: F401  (imported here, once, so no page pays for it on first use)
 
-from pipelines.core.kpis import KPI_BY_NAME, KPIS, Kpi, format_value  # noqa: F401  (the pages' vocabulary)
+from pipelines.core.kpis import KPI_BY_NAME, KPIS, MISSING, Kpi, format_value  # noqa: F401  (the pages' vocabulary)
 from pipelines.core.stats import MOVEMENT_LEVEL, two_proportion_test, wilson_interval
 
 

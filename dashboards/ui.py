@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import connections, data
+from pipelines.core.kpis import MISSING
 
 PERCENT = st.column_config.NumberColumn(format="percent")
 # Counts in tables as in the charts: 10,992 (the reader's locale's separator).
@@ -68,6 +69,11 @@ def table_columns(df: pd.DataFrame, given: dict | None = None) -> dict:
 HIGHLIGHT = "background-color: #FDE2E1; color: #8A1C14"
 
 
+def dataframe(df, **kwargs) -> None:
+    """A table without its index, an empty cell reading MISSING (Streamlit's default: "None")."""
+    st.dataframe(df, hide_index=True, placeholder=MISSING, **kwargs)
+
+
 def table(df: pd.DataFrame, name: str, column_config: dict | None = None, height: int | str = "auto",
           highlight: pd.Series | None = None) -> None:
     """A table with human headers and its CSV download (the file keeps the column names and raw values);
@@ -75,7 +81,7 @@ def table(df: pd.DataFrame, name: str, column_config: dict | None = None, height
     shown = df
     if highlight is not None and highlight.any():
         shown = df.style.apply(lambda row: [HIGHLIGHT if highlight.loc[row.name] else ""] * len(row), axis=1)
-    st.dataframe(shown, hide_index=True, column_config=table_columns(df, column_config), height=height)
+    dataframe(shown, column_config=table_columns(df, column_config), height=height)
     st.download_button(
         f"Download {name}.csv", df.to_csv(index=False).encode(), file_name=f"{name}.csv", mime="text/csv",
         key=f"download_{name}", icon=":material/download:",
@@ -224,9 +230,9 @@ def default_dates(lo: dt.date, hi: dt.date, first_incomplete: dt.date | None, da
     return max(lo, end - dt.timedelta(days=days - 1)), end
 
 
-def funnel_filters(key: str, dims: tuple[str, ...] = ("plan", "deployment", "country", "device")) -> data.Filters | None:
-    """Date range (cohort dates) and segment filters, kept in the URL. Default: the 28 days up to the
-    last complete cohort (default_dates)."""
+def funnel_filters(key: str, dims: tuple[str, ...] = tuple(data.SEGMENT_LABELS)) -> data.Filters | None:
+    """Date range (cohort dates) and a filter per segment of `dims`, kept in the URL. Default: the 28
+    days up to the last complete cohort (default_dates)."""
     values = data.dimension_values()
     bounds = values.get("cohort_dates")
     if bounds is None:
@@ -236,17 +242,17 @@ def funnel_filters(key: str, dims: tuple[str, ...] = ("plan", "deployment", "cou
     # a year either side of the data: a range (or a link) may reach past it
     min_date, max_date = lo - dt.timedelta(days=366), hi + dt.timedelta(days=366)
     url_dates(f"{key}_dates", "dates", default_dates(lo, hi, data.first_incomplete_cohort_day()), min_date, max_date)
-    cols = st.columns([2] + [1] * (len(dims) + 1))
+    cols = st.columns([2] + [1] * len(dims))
     picked = cols[0].date_input("Cohort dates (checkout start, UTC)", min_value=min_date, max_value=max_date,
                                 key=f"{key}_dates")
     if not isinstance(picked, (tuple, list)) or len(picked) != 2:
         st.info("Pick a start and an end date.")
         return None
     chosen = {}
-    for col, dim in zip(cols[1:], (*dims, "customer_type"), strict=True):
-        options = ["new", "returning"] if dim == "customer_type" else values.get(dim, [])
+    for col, dim in zip(cols[1:], dims, strict=True):
+        options = values.get(dim, [])
         url_choices(f"{key}_{dim}", dim, options)
-        chosen[dim] = tuple(col.multiselect(data.DIMENSIONS[dim], options, key=f"{key}_{dim}", placeholder="all"))
+        chosen[dim] = tuple(col.multiselect(data.SEGMENT_LABELS[dim], options, key=f"{key}_{dim}", placeholder="all"))
     return data.Filters(start=picked[0], end=picked[1], **chosen)
 
 

@@ -9,7 +9,7 @@ from dashboards import charts, data, kpis, ui
 st.title("Drop-off")
 ui.no_data_notice()
 status = data.status()
-f = ui.funnel_filters("dropoff", dims=("plan", "deployment", "device"))
+f = ui.funnel_filters("dropoff", dims=data.DROPOFF_SEGMENTS)
 if f is None:
     st.stop()
 ui.incomplete_note(f, status)
@@ -26,7 +26,7 @@ with_failure = int(here.checkouts_with_payment_failure.sum())
 
 m = st.columns(3)
 m[0].metric("Stopped after this step", f"{stopped:,}")
-m[1].metric("Share of checkouts started", f"{stopped / started:.1%}" if started else "—")
+m[1].metric("Share of checkouts started", f"{stopped / started:.1%}" if started else kpis.MISSING)
 m[2].metric("With a payment_failed event", f"{with_failure:,}")
 
 by_step = d.groupby("stopped_at_step", as_index=False)[["checkouts", "checkouts_with_payment_failure"]].sum()
@@ -44,16 +44,19 @@ ui.chart(charts.period_bars(weekly, "week", "checkouts", f"Stopped after {steps[
                             "Cohort week (checkout start)", "Checkouts", "week",
                             kpis.partial_periods(weekly.week, "week", f.start, f.end), data.annotations()),
          "dropoff_when")
-c1, c2 = st.columns(2)
-with c1:
-    ui.chart(charts.bars(here.groupby("plan", as_index=False).checkouts.sum(), "plan", "checkouts",
-                         "By plan", "Plan", "Checkouts"), "dropoff_chart_plan")
-with c2:
-    ui.chart(charts.bars(here.groupby("device", as_index=False).checkouts.sum(), "device", "checkouts",
-                         "By device", "Device", "Checkouts"), "dropoff_chart_device")
+for col, dim in zip(st.columns(2), ("plan", "device"), strict=True):
+    label = data.SEGMENT_LABELS[dim]
+    with col:
+        ui.chart(charts.bars(here.groupby(dim, as_index=False).checkouts.sum(), dim, "checkouts",
+                             f"By {label.lower()}", label, "Checkouts"), f"dropoff_chart_{dim}")
 
 st.subheader("payment_failed error codes behind these drop-offs")
 codes = data.payment_failures(f, step)
+# dash_payment_failures keeps fewer segments than dash_dropoffs: say which chosen filter it cannot apply
+unsplit = [data.SEGMENT_LABELS[d].lower() for d in data.DROPOFF_SEGMENTS
+           if d not in data.PAYMENT_FAILURE_SEGMENTS and getattr(f, d)]
+if unsplit:
+    st.caption(f"Error codes are not kept by {' or '.join(unsplit)}: these are of all of them.")
 if codes.empty:
     st.info("No payment_failed events among these checkouts.")
 else:
@@ -68,7 +71,7 @@ total, who = data.dropped_off(f, step)
 st.caption(f"{total:,} checkouts reached step {step} and not step {step + 1}, newest first"
            + (f" (the {len(who):,} newest shown; the download holds all)" if total > len(who) else "")
            + ". Ids and segments only, no personal data. Last step: the last funnel step reached, and when.")
-st.dataframe(who, hide_index=True, column_config=ui.table_columns(who))
+ui.dataframe(who, column_config=ui.table_columns(who))
 st.download_button(f"Download all {total:,} as CSV", lambda: data.dropped_off_csv(f, step),
                    file_name=f"dropped_off_after_step_{step}.csv", mime="text/csv", key="download_dropped_off",
                    on_click="ignore", icon=":material/download:")

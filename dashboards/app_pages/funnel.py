@@ -64,9 +64,9 @@ if not hist.empty:
 
 st.subheader("Time between steps")
 # "all", not None: a selectbox shows None as no choice at all ("Choose an option").
-ui.url_choice("between_segment", "between_by", ["all", *data.DIMENSIONS])
-segment_dim = st.selectbox("Per segment", ["all", *data.DIMENSIONS], key="between_segment",
-                           format_func=lambda d: "All checkouts" if d == "all" else data.DIMENSIONS[d])
+ui.url_choice("between_segment", "between_by", ["all", *data.SEGMENT_LABELS])
+segment_dim = st.selectbox("Per segment", ["all", *data.SEGMENT_LABELS], key="between_segment",
+                           format_func=lambda d: "All checkouts" if d == "all" else data.SEGMENT_LABELS[d])
 between = data.time_between_steps(f, grain, None if segment_dim == "all" else segment_dim, window)
 st.caption(f"Per {grain} cohort: minutes from each step to the next, median and 90th percentile, over the "
            "checkouts that reached the next step within the window. Order placed can come a moment "
@@ -86,9 +86,9 @@ else:
 
 st.subheader("Breakdown")
 c1, c2 = st.columns(2)
-ui.url_choice("breakdown_dim", "by", list(data.DIMENSIONS))
+ui.url_choice("breakdown_dim", "by", list(data.SEGMENT_LABELS))
 ui.url_choice("breakdown_step", "rate_step", data.STEP_COLUMNS[1:], data.STEP_COLUMNS[-1], lambda s: str(s[0]))
-dimension = c1.selectbox("By", list(data.DIMENSIONS), format_func=data.DIMENSIONS.get, key="breakdown_dim")
+dimension = c1.selectbox("By", list(data.SEGMENT_LABELS), format_func=data.SEGMENT_LABELS.get, key="breakdown_dim")
 step = c2.selectbox("Rate: checkouts reaching", data.STEP_COLUMNS[1:], key="breakdown_step",
                     format_func=lambda s: f"step {s[0]}, {s[1]}")
 bd = kpis.breakdown_table(data.breakdown(f, dimension, step[2]))
@@ -97,6 +97,6 @@ st.caption("Rate = checkouts reaching the step / checkouts started, with its 95%
            f"verdict when either side has fewer than {MIN_DENOMINATOR} checkouts or fewer than {MIN_NUMERATOR} "
            "reaching the step.")
 if not bd.empty:
-    ui.chart(charts.rate_by_segment(bd, "segment", f"Rate by {data.DIMENSIONS[dimension].lower()}",
-                                    data.DIMENSIONS[dimension]), "breakdown_chart")
+    ui.chart(charts.rate_by_segment(bd, "segment", f"Rate by {data.SEGMENT_LABELS[dimension].lower()}",
+                                    data.SEGMENT_LABELS[dimension]), "breakdown_chart")
 ui.table(bd, f"breakdown_by_{dimension}", ui.percent_columns("rate", "ci_low", "ci_high", "rest_rate"))

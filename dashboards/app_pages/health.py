@@ -20,7 +20,7 @@ now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 def _age(ts) -> str:
     if ts is None or pd.isna(ts):
-        return "—"
+        return ui.MISSING
     hours = (now - pd.Timestamp(ts).to_pydatetime()).total_seconds() / 3600
     return f"{hours:.1f} h ago" if hours < 48 else f"{hours / 24:.1f} days ago"
 
@@ -52,14 +52,14 @@ else:
             read, rejected = _count(row.rows_read), _count(row.rows_rejected)
             st.caption(f"{row.source} · {pd.Timestamp(row.when):%Y-%m-%d %H:%M UTC} · {read:,} "
                        f"row{'' if read == 1 else 's'} read, {rejected:,} rejected")
-            st.markdown(f"**Reason:** {ui.escape_markdown(row.reason) if row.reason else '—'}")
+            st.markdown(f"**Reason:** {ui.escape_markdown(row.reason) if row.reason else ui.MISSING}")
             sample = samples[samples.file_path == row.file_path].drop(columns="file_path")
             # the record of a file rejected whole (no row number) only repeats the reason above
             sample = sample[sample.row_number.notna() | (sample.reason != row.reason)]
             if len(sample):
                 of = f" of {rejected:,}" if rejected >= len(sample) else ""
                 st.caption(f"Its rejected rows (audit.rejected_rows, first {len(sample)}{of}; raw records masked):")
-                st.dataframe(sample, hide_index=True, column_config={
+                ui.dataframe(sample, column_config={
                     "row_number": st.column_config.NumberColumn("row_number", format="%d", width="small"),
                     "reason": st.column_config.TextColumn("reason", width="medium"),
                     "raw_record": st.column_config.TextColumn("raw_record", width="large")})
@@ -74,7 +74,7 @@ st.subheader("Last run")
 # Short labels, in two rows so values fit ("245.4 days ago"); what each counts is in its "?".
 m = [*st.columns(3), *st.columns(3)[:2]]
 m[0].metric("Status", str(last.get("status", "none")),
-            help=f"Run {last.get('run_id', '—')}" + (f": {last.get('message')}" if last.get("message") else ""))
+            help=f"Run {last.get('run_id', ui.MISSING)}" + (f": {last.get('message')}" if last.get("message") else ""))
 m[1].metric("Finished", _age(last.get("finished_at")), help="When the last pipeline run ended.")
 m[2].metric("Data as of", _age(status.as_of), help="The newest timestamp loaded (events and orders).")
 m[3].metric("Files loaded / rejected",

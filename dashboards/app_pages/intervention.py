@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dashboards import charts, data, kpis, ui
+from pipelines.core.dimensions import DIMENSION_BY_NAME
 
 st.title("Manual intervention")
 ui.no_data_notice()
@@ -52,12 +53,14 @@ with left:
                                "Intervention reasons (Pareto)", "Reason"), "reasons")
     ui.table(reasons, "intervention_reasons")
 with right:
-    ui.url_choice("intervention_dim", "by", ["plan", "deployment"])
-    dim = st.radio("Rate by", ["plan", "deployment"], horizontal=True, key="intervention_dim")
+    ui.url_choice("intervention_dim", "by", list(data.INTERVENTION_SEGMENTS))
+    dim = st.radio("Rate by", data.INTERVENTION_SEGMENTS, horizontal=True, key="intervention_dim",
+                   format_func=lambda d: DIMENSION_BY_NAME[d].label)
+    label = DIMENSION_BY_NAME[dim].label
     seg = iv.groupby(dim, as_index=False)[["intervention_orders", "self_service_orders"]].sum()
     seg = kpis.with_wilson(seg, "intervention_orders", "self_service_orders")
     if not seg.empty:
-        ui.chart(charts.rate_by_segment(seg, dim, f"Manual-intervention rate by {dim}", dim.capitalize()),
+        ui.chart(charts.rate_by_segment(seg, dim, f"Manual-intervention rate by {label.lower()}", label),
                  "intervention_by_dim")
     ui.table(seg, f"intervention_by_{dim}", ui.percent_columns("rate", "ci_low", "ci_high"))
 

@@ -48,7 +48,7 @@ with left:
         cols = schema[(schema.table_schema == s) & (schema.table_name == t)]
         # the description before the type: in this narrow column it is what one reads
         shown = ("column_name", "description", "data_type")
-        st.dataframe(cols[list(shown)].fillna(""), hide_index=True, height=320,
+        ui.dataframe(cols[list(shown)], height=320,
                      column_config={c: st.column_config.TextColumn(ui.header(c), width=w)
                                     for c, w in zip(shown, ("medium", "large", "small"), strict=True)})
 with right:
@@ -85,7 +85,7 @@ with right:
     if "sql_result" in st.session_state:
         result, truncated = st.session_state["sql_result"]
         st.caption(f"{result.num_rows:,} rows" + (f" (cut at the row limit of {int(row_limit):,})" if truncated else ""))
-        st.dataframe(result, hide_index=True)
+        ui.dataframe(result)
         buf = io.BytesIO()
         pacsv.write_csv(result, buf)
         st.download_button("Download result.csv", buf.getvalue(), file_name="result.csv", mime="text/csv",

@@ -44,11 +44,14 @@ class Kpi:
         return format_value(value, self.unit)
 
 
+MISSING = "—"  # a missing value as people read it, in cards and table cells alike
+
+
 def format_value(value: float | None, unit: Unit) -> str:
     """A value as people read it: 12.3%, 1,234, 9 min (below an hour), 5.2 h, 2.1 days (from 48 h on);
-    "—" when missing."""
+    MISSING when missing."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
+        return MISSING
     if unit == "rate":
         return f"{value:.1%}"
     if unit == "hours":
