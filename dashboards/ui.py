@@ -242,7 +242,8 @@ def funnel_filters(key: str, dims: tuple[str, ...] = tuple(data.SEGMENT_LABELS))
     # a year either side of the data: a range (or a link) may reach past it
     min_date, max_date = lo - dt.timedelta(days=366), hi + dt.timedelta(days=366)
     url_dates(f"{key}_dates", "dates", default_dates(lo, hi, data.first_incomplete_cohort_day()), min_date, max_date)
-    cols = st.columns([2] + [1] * len(dims))
+    # bottom-aligned: a label on two lines (New vs returning customers) leaves the boxes in one row
+    cols = st.columns([2] + [1] * len(dims), vertical_alignment="bottom")
     picked = cols[0].date_input("Cohort dates (checkout start, UTC)", min_value=min_date, max_value=max_date,
                                 key=f"{key}_dates")
     if not isinstance(picked, (tuple, list)) or len(picked) != 2:
