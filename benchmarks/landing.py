@@ -14,6 +14,9 @@ from benchmarks.process import measure, strip_stdout
 BIN = Path(sys.executable).parent
 FUNNEL = str(BIN / "funnel")
 EVENTS_PER_CHECKOUT = 3.6
+# The generator holds a call's arrays in memory (a 30M-event call was killed for memory on this 23 GiB
+# machine): bigger data sets are written by several calls of at most this many events.
+GENERATE_PART_EVENTS = 10_000_000
 
 
 def size_label(events: int) -> str:
@@ -47,9 +50,15 @@ def prepare_data(case_dir: Path, events: int, fmt: str, days: int, end: date, sk
     if not (skip_generate and (base / "_generation.json").exists()):
         shutil.rmtree(case_dir, ignore_errors=True)
         case_dir.mkdir(parents=True)
-        result = measure([FUNNEL, "generate", "--out", str(base), "--days", str(days), "--checkouts-per-day",
-                          str(checkouts_per_day), "--seed", "1", "--format", fmt, "--end-date", end.isoformat()])
-        info["generate"] = strip_stdout(result)
+        parts = -(-events // GENERATE_PART_EVENTS)
+        info["generate"] = []
+        for part in range(parts):
+            # The later parts: the same days, their own ids, earlier parts' customers as returning ones.
+            prefix = ["--id-prefix", f"p{part}"] if part else []
+            result = measure([FUNNEL, "generate", "--out", str(base), "--days", str(days), "--checkouts-per-day",
+                              str(round(checkouts_per_day / parts)), "--seed", "1", "--format", fmt,
+                              "--end-date", end.isoformat(), *prefix])
+            info["generate"].append(strip_stdout(result))
     if not (skip_generate and (plus1 / "_generation.json").exists()
             and json.loads((plus1 / "_generation.json").read_text()).get("id_prefix") == "b"):
         shutil.rmtree(plus1, ignore_errors=True)
@@ -59,8 +68,9 @@ def prepare_data(case_dir: Path, events: int, fmt: str, days: int, end: date, sk
                           (end + timedelta(days=1)).isoformat(), "--id-prefix", "b"])
         info["generate_plus1"] = strip_stdout(result)
     generation = json.loads((base / "_generation.json").read_text())
+    calls = [*generation.get("previous_runs", []), generation]
     extra = json.loads((plus1 / "_generation.json").read_text())
-    info.update(events=generation["events"], order_rows=generation["order_rows"],
-                files=len(generation["files"]), plus1_events=extra["events"], plus1_order_rows=extra["order_rows"],
+    info.update(events=sum(c["events"] for c in calls), order_rows=sum(c["order_rows"] for c in calls),
+                files=sum(len(c["files"]) for c in calls), plus1_events=extra["events"], plus1_order_rows=extra["order_rows"],
                 landing_bytes=sum(p.stat().st_size for p in base.rglob("*") if p.is_file()))
     return info

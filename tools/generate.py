@@ -574,7 +574,8 @@ def generate_landing(
                                                 "app_version")],
         explicit_null,
     )
-    lines = pc.take(lines, pa.array(rows))
+    # 64-bit offsets: 10M lines with longer (prefixed) ids pass 2 GiB, a string array's limit.
+    lines = pc.take(lines.cast(pa.large_string()), pa.array(rows))
     session = _ids("s-", (ev_ck * 7919) % 1_000_003, 7)
     parquet_events = pa.table({
         "event_id": columns["event_id"], "event_name": columns["event_name"], "event_time": _timestamps(ev_t, True),
