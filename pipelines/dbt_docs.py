@@ -3,8 +3,9 @@
 Built by every run that publishes, as its last step (`dbt_docs_site`, pipelines/assets/docs.py), the
 cheap way: the run's build has just written a manifest with every node compiled, so dbt neither parses
 nor compiles again; it only reads the published copy's catalog (`dbt docs generate --no-compile` given
-that manifest, in the run's own process: no second dbt start-up either). That step cost 0.9-1.4 s at
-1M events (docs/metrics.md, "The docs site"), against 5-9 s for a plain `dbt docs generate`.
+that manifest, in the run's own process: no dbt process to start either). At 1M events the step took
+~1.0-1.5 s of a one-more-day run (+1.4 s of CPU), against 5-7 s for a plain `dbt docs generate`
+(docs/metrics.md, "The docs site": the figures and the load they were measured under).
 
 `funnel docs` builds the site the plain way (parse the project as it is now, compile every node) only
 when it is missing or stale: older than the published copy or a file of the dbt project (a run whose
