@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipelines.core.settings import Settings
+from pipelines.core.settings import Settings, dbt_target_path
 from pipelines.core.warehouse import connect
 from pipelines.dbt_docs import docs_server, docs_site_path, generate_site, site_is_stale
 from tests.conftest import CLEAN_LANDING
@@ -107,6 +107,17 @@ def test_each_run_builds_the_site_the_next_day_refreshes_it_and_a_failure_only_w
     assert _built_after_publishing(settings)
     _assert_documents_the_published_copy(settings)
     assert _site(settings)[1]["metadata"]["generated_at"] > catalog_2["metadata"]["generated_at"]
+
+
+def test_a_published_copy_of_another_database_name_is_still_catalogued(conformance_warehouse, tmp_path):
+    # FUNNEL_PUBLISHED naming a file of another stem: DuckDB names its database `readers`, the build's
+    # manifest says `warehouse`, so the site is built from a parse of the published target instead.
+    built = conformance_warehouse.settings
+    readers = tmp_path / "readers.duckdb"
+    shutil.copyfile(built.published, readers)
+    settings = built.with_(warehouse=tmp_path / "warehouse.duckdb", published_copy=readers)
+    generate_site(settings, dbt_target_path(built.warehouse) / "manifest.json")
+    _assert_documents_the_published_copy(settings)
 
 
 # Dagster's warning about a check definition given hooks (pipelines/definitions.py silences it there).
