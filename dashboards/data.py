@@ -28,9 +28,8 @@ CACHE_TTL = "10m"
 
 # The segments a funnel is filtered and broken down by (pipelines/core/dimensions.py): name -> label.
 SEGMENT_LABELS = {d.name: d.label for d in SEGMENTS}
-# dash_dropoffs and dash_payment_failures keep no country; dash_payment_failures no new vs returning.
+# The segments dash_dropoffs and dash_payment_failures keep (not country).
 DROPOFF_SEGMENTS = ("plan", "deployment", "device", "customer_type")
-PAYMENT_FAILURE_SEGMENTS = ("plan", "deployment", "device")
 # The segments of orders dash_interventions keeps.
 INTERVENTION_SEGMENTS = ("plan", "deployment")
 STEP_COLUMNS = [
@@ -281,7 +280,7 @@ def dropoffs(f: Filters) -> pd.DataFrame:
 
 @st.cache_data(ttl=CACHE_TTL, show_spinner=False)
 def _payment_failures(v, f: Filters, stopped_at_step: int) -> pd.DataFrame:
-    where, params = f.where(dims=PAYMENT_FAILURE_SEGMENTS)
+    where, params = f.where(dims=DROPOFF_SEGMENTS)
     return query(v[0], f"""
         SELECT error_code, CAST(sum(checkouts) AS BIGINT) AS checkouts, CAST(sum(failures) AS BIGINT) AS failures
         FROM marts.dash_payment_failures

@@ -52,11 +52,6 @@ for col, dim in zip(st.columns(2), ("plan", "device"), strict=True):
 
 st.subheader("payment_failed error codes behind these drop-offs")
 codes = data.payment_failures(f, step)
-# dash_payment_failures keeps fewer segments than dash_dropoffs: say which chosen filter it cannot apply
-unsplit = [data.SEGMENT_LABELS[d].lower() for d in data.DROPOFF_SEGMENTS
-           if d not in data.PAYMENT_FAILURE_SEGMENTS and getattr(f, d)]
-if unsplit:
-    st.caption(f"Error codes are not kept by {' or '.join(unsplit)}: these are of all of them.")
 if codes.empty:
     st.info("No payment_failed events among these checkouts.")
 else:

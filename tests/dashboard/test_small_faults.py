@@ -74,7 +74,6 @@ def test_the_funnel_filters_are_the_registry_s_segments():
     fields = [f.name for f in dataclasses.fields(data.Filters)]
     assert fields == ["start", "end", *(d.name for d in dimensions.SEGMENTS)]
     assert data.SEGMENT_LABELS["customer_type"] == dimensions.DIMENSION_BY_NAME["customer_type"].label
-    assert set(data.DROPOFF_SEGMENTS) >= set(data.PAYMENT_FAILURE_SEGMENTS)
 
 
 def test_segment_values_come_from_the_registry_s_expressions(use_published):
@@ -85,9 +84,10 @@ def test_segment_values_come_from_the_registry_s_expressions(use_published):
     assert values["plan"] == plans
 
 
-def test_new_customers_only_on_the_dropoff_page_filters_what_the_marts_can(use_published):
-    """dash_payment_failures keeps no new vs returning: its error codes stay those of every customer,
-    and the page says so (the filter used to fail the page with a missing column)."""
+def test_new_customers_only_on_the_dropoff_page_filters_every_figure(use_published):
+    """The filter used to fail the page (dash_payment_failures had no new vs returning); now its error
+    codes are split too. Step 3 of the kit: k02 (insufficient_funds), k20 (card_declined), k24
+    (expired_card), all new customers: each code one checkout for new customers, none for returning."""
     at = AppTest.from_file(str(APP), default_timeout=60).run()
     at.switch_page("app_pages/dropoff.py").run()
     at.date_input[0].set_value((dt.date(2026, 2, 1), dt.date(2026, 3, 31))).run()
@@ -98,7 +98,11 @@ def test_new_customers_only_on_the_dropoff_page_filters_what_the_marts_can(use_p
         new = con.execute("SELECT coalesce(sum(checkouts), 0) FROM marts.dash_dropoffs WHERE stopped_at_step = 3 "
                           "AND is_new_customer AND cohort_date BETWEEN '2026-02-01' AND '2026-03-31'").fetchone()[0]
     assert {m.label: m.value for m in at.metric}["Stopped after this step"] == f"{new:,}"
-    assert any("not kept by new vs returning customers" in c.value for c in at.caption)
+    period = (dt.date(2026, 2, 1), dt.date(2026, 3, 31))
+    codes = data.payment_failures(data.Filters(*period, customer_type=("new",)), 3)
+    assert dict(zip(codes.error_code, codes.checkouts, strict=True)) == {
+        "card_declined": 1, "expired_card": 1, "insufficient_funds": 1}
+    assert data.payment_failures(data.Filters(*period, customer_type=("returning",)), 3).empty
 
 
 def test_without_a_built_window_the_status_reads_the_setting(writable_copy, monkeypatch):

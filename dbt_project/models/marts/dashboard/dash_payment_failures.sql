@@ -14,6 +14,7 @@ select
     coalesce(c.plan, 'unknown') as plan,
     coalesce(c.deployment, 'unknown') as deployment,
     coalesce(c.device, 'unknown') as device,
+    c.is_new_customer,
     f.error_code,
     cast(count(*) as bigint) as checkouts,
     cast(sum(f.failures) as bigint) as failures
@@ -27,4 +28,5 @@ group by
     coalesce(c.plan, 'unknown'),
     coalesce(c.deployment, 'unknown'),
     coalesce(c.device, 'unknown'),
+    c.is_new_customer,
     f.error_code
