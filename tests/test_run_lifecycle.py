@@ -153,3 +153,29 @@ def test_a_build_on_another_engine_is_not_taken_for_a_duckdb_build(conformance_w
         assert last_successful_build(con) == duckdb_build
         assert last_successful_build(con, "postgres")[0] == f"postgres:{fingerprint}"
         assert unbuilt_reason(con, warehouse, fingerprint) == "1 file(s) recorded since the last published build"
+
+
+def test_rows_of_a_build_that_was_not_published_are_built_and_tested_again(settings):
+    """A build's tests on the big models read only the rows it wrote. Rows written by a build whose run
+    failed (here: one forged into fct_checkouts, stamped after the last published build as that build
+    would have stamped it) would pass unseen into the next published copy once a later build stamps
+    newer rows: the next build rewrites every row instead, so every row is tested again."""
+    from pipelines.assets.dbt import full_refresh_reason
+    from pipelines.resources import WarehouseResource
+
+    run_pipeline(settings)
+    warehouse = WarehouseResource(path=str(settings.warehouse))
+    assert full_refresh_reason(warehouse, settings.conversion_window_days) is None
+    with connect(settings.warehouse) as con:
+        con.execute("INSERT INTO marts.fct_checkouts SELECT * REPLACE ('k-unpublished' AS checkout_id, "
+                    "'o-missing' AS order_id, now()::TIMESTAMP AS _inputs_loaded_at) "
+                    "FROM marts.fct_checkouts WHERE checkout_id = 'k01'")
+    assert full_refresh_reason(warehouse, settings.conversion_window_days).startswith(
+        "a build since the last published one did not succeed")
+    (settings.landing_dir / "checkout_events" / "events-9.jsonl").write_text(NEW_EVENT)
+
+    run_pipeline(settings)
+    with connect(settings.published, read_only=True) as con:
+        published = {r[0] for r in con.execute("SELECT checkout_id FROM marts.fct_checkouts").fetchall()}
+    assert "k90" in published and "k-unpublished" not in published
+    assert full_refresh_reason(warehouse, settings.conversion_window_days) is None
