@@ -44,7 +44,7 @@ def test_with_history_the_returning_customers_orders_come_first(tmp_path):
 
 
 def test_the_demos_planted_change_is_annotated():
-    demo = re.search(r"^demo:.*?\n((?:\t.*\n)+)", (ROOT / "Makefile").read_text(), re.M).group(1)
+    demo = re.search(r"^demo:.*?\n((?:\t.*\n)+)", (ROOT / "Makefile").read_text(), re.MULTILINE).group(1)
     change = re.search(r"--rate-change (\S+)", demo).group(1)
     since = date.fromisoformat(re.search(r"since=(\d{4}-\d{2}-\d{2})", change).group(1))
     end = date.fromisoformat(re.search(r"--end-date (\S+)", demo).group(1))
