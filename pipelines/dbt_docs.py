@@ -25,7 +25,7 @@ from pathlib import Path
 
 from pipelines.core.settings import DBT_PROJECT_DIR, Settings
 from pipelines.dbt_build import project_files
-from pipelines.engines.build import _environ  # dbt's profile reads the environment
+from pipelines.engines.build import scoped_environ
 from pipelines.metrics import dbt_environment, dbt_target, semantic_target_path
 
 # What the site is: dbt's page and the two artifacts it loads.
@@ -106,7 +106,7 @@ def _docs_generate(settings: Settings, target: Path, manifest) -> None:
     if manifest is not None:
         argv.append("--no-compile")
     try:
-        with _environ(dbt_environment(settings)):
+        with scoped_environ(dbt_environment(settings)):
             result = dbtRunner(manifest=manifest, callbacks=[collect_errors]).invoke(argv)
     finally:
         # dbt-duckdb keeps its database open for the process's life: let the published copy go.

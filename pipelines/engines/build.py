@@ -73,7 +73,9 @@ def dbt_args(command: list[str], target: str, conversion_window_days: int | None
 
 
 @contextlib.contextmanager
-def _environ(values: dict[str, str]) -> Iterator[None]:
+def scoped_environ(values: dict[str, str]) -> Iterator[None]:
+    """These environment variables set for the block (dbt in this process reads its profile from them),
+    the previous values back after it."""
     saved = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
     try:
@@ -106,7 +108,7 @@ def run_dbt(
         if in_process:
             from dbt.cli.main import dbtRunner
 
-            with _environ(env), contextlib.chdir(DBT_PROJECT_DIR):
+            with scoped_environ(env), contextlib.chdir(DBT_PROJECT_DIR):
                 result = dbtRunner().invoke([*args[:1], *common, *args[1:]])
             return DbtOutcome(result.success, "" if result.exception is None else str(result.exception))
         dbt = Path(sys.executable).with_name("dbt")
