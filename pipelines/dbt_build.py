@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from pathlib import Path
 
 from pipelines.core.settings import DBT_PROJECT_DIR
 
 DBT_SOURCE_DIRS = ("models", "macros", "seeds", "tests")
+# The column in which an incremental dbt model keeps the newest load its rows were built from: every
+# row of one build carries the same value.
+BUILD_WATERMARK = "_inputs_loaded_at"
+# The incremental models' tables, on DuckDB and PostgreSQL alike (the raw and audit tables never carry it).
+WATERMARKED_TABLES = (
+    "SELECT c.table_schema, c.table_name FROM information_schema.columns AS c "
+    "JOIN information_schema.tables AS t USING (table_schema, table_name) "
+    f"WHERE c.column_name = '{BUILD_WATERMARK}' AND t.table_type = 'BASE TABLE' "
+    "AND c.table_schema NOT IN ('raw', 'audit') ORDER BY 1, 2"
+)
 SEMANTIC_LAYER_DIR = "models/semantic"
 
 
@@ -33,3 +44,18 @@ def build_fingerprint(conversion_window_days: int) -> str:
         digest.update(path.relative_to(DBT_PROJECT_DIR).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def rows_built_since(cursor, when: datetime) -> bool:
+    """Whether an incremental model's table holds rows a build stamped after `when`; `cursor` is a
+    DuckDB connection or a PostgreSQL cursor. A build's tests on the big models read only the rows it
+    wrote (macros/incremental.sql, get_where_subquery): rows of a build that no successful run
+    followed would never be tested again once a later build stamps newer ones."""
+    cursor.execute(WATERMARKED_TABLES)
+    tables = cursor.fetchall()
+    if not tables:
+        return False
+    newest = " UNION ALL ".join(f'SELECT max({BUILD_WATERMARK}) AS stamp FROM "{schema}"."{table}"'
+                                for schema, table in tables)
+    cursor.execute(f"SELECT coalesce(max(stamp) > TIMESTAMP '{when.isoformat(sep=' ')}', false) FROM ({newest}) AS n")
+    return bool(cursor.fetchone()[0])

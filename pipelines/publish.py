@@ -29,10 +29,9 @@ import pyarrow as pa
 
 from pipelines.core.contract import AUDIT_DESCRIPTIONS
 from pipelines.core.settings import published_path
+from pipelines.dbt_build import BUILD_WATERMARK
 
 PUBLISHED_SCHEMAS = ("marts", "audit")
-# The column in which an incremental dbt model keeps the newest load its rows were built from.
-BUILD_WATERMARK = "_inputs_loaded_at"
 # Above this share of rewritten rows, copying the table whole is cheaper than delete + insert.
 WHOLE_COPY_SHARE = 0.2
 COPY = "published_copy"

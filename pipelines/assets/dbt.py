@@ -15,9 +15,8 @@ from dagster_dbt import (
 )
 
 from pipelines.core.settings import DBT_PROJECT_DIR, Settings, dbt_target_path, dbt_vars
-from pipelines.dbt_build import build_fingerprint, project_files
+from pipelines.dbt_build import build_fingerprint, project_files, rows_built_since
 from pipelines.ingest.ledger import ensure_tables, last_successful_build
-from pipelines.publish import BUILD_WATERMARK
 from pipelines.resources import WarehouseResource
 
 DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
@@ -84,27 +83,9 @@ def full_refresh_reason(warehouse: WarehouseResource, conversion_window_days: in
             return "no published build yet"
         if last[0] != build_fingerprint(conversion_window_days):
             return "dbt project or window changed since the last published build"
-        # A build's tests on the big models read only the rows it wrote (macros/incremental.sql,
-        # get_where_subquery): rows of a build that did not end in a published run would never be
-        # tested again once a later build stamps newer ones.
-        if _rows_built_since(con, last[1]):
+        if rows_built_since(con, last[1]):
             return "a build since the last published one did not succeed: every row is built and tested again"
     return None
-
-
-def _rows_built_since(con, when) -> bool:
-    """Whether a table of the warehouse holds rows a dbt build stamped after `when` (BUILD_WATERMARK)."""
-    tables = con.execute(
-        "SELECT c.table_schema, c.table_name FROM information_schema.columns AS c "
-        "JOIN information_schema.tables AS t USING (table_catalog, table_schema, table_name) "
-        "WHERE c.column_name = ? AND t.table_type = 'BASE TABLE'",
-        [BUILD_WATERMARK],
-    ).fetchall()
-    if not tables:
-        return False
-    newest = " UNION ALL ".join(f'SELECT max({BUILD_WATERMARK}) AS stamp FROM "{schema}"."{table}"'
-                                for schema, table in tables)
-    return con.execute(f"SELECT coalesce(max(stamp) > ?, false) FROM ({newest})", [when]).fetchone()[0]
 
 
 def nothing_to_build(warehouse: WarehouseResource, conversion_window_days: int) -> bool:

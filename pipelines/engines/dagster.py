@@ -28,8 +28,8 @@ from pipelines.assets.dbt import DBT_PROJECT, DbtRunConfig, FunnelDbtTranslator,
 from pipelines.assets.raw import ingest_landing_asset
 from pipelines.checks import ASSET_CHECKS
 from pipelines.core.settings import Settings
-from pipelines.dbt_build import build_fingerprint
-from pipelines.engines import resolve_target
+from pipelines.dbt_build import build_fingerprint, rows_built_since
+from pipelines.engines import postgres, resolve_target
 from pipelines.engines.build import publish_raw, target_env
 from pipelines.engines.schema import SOURCE_TABLES
 from pipelines.ingest.ledger import build_label, ensure_tables, last_successful_build
@@ -79,7 +79,8 @@ def engine_raw_asset(target: str) -> dg.AssetsDefinition:
     def _publish(context: dg.AssetExecutionContext, warehouse: WarehouseResource, landing: LandingResource):
         settings = _settings_of(warehouse, landing)
         # Everything again when the models will be rebuilt from scratch too; else only the new rows.
-        full = needs_full_refresh_on(target, warehouse, settings.conversion_window_days)
+        full = full_refresh_reason_on(target, warehouse, settings.conversion_window_days,
+                                      unsucceeded_builds=False) is not None
         with warehouse.writer_lock(), warehouse.connect(read_only=True) as con:
             published = publish_raw(target, settings, con=con, full=full)
         context.log.info(f"publish to {target}: {published.reason}")
@@ -93,13 +94,26 @@ def engine_raw_asset(target: str) -> dg.AssetsDefinition:
     return _publish
 
 
-def needs_full_refresh_on(target: str, warehouse: WarehouseResource, conversion_window_days: int) -> bool:
-    """Incremental models on `target` were computed by other rules unless the last successful build
-    there used this same dbt project and window (pipelines.engines.run records `<target>:<fingerprint>`)."""
+def full_refresh_reason_on(target: str, warehouse: WarehouseResource, conversion_window_days: int,
+                           unsucceeded_builds: bool = True) -> str | None:
+    """Why the build on `target` must rewrite every row, or None. Its incremental models were computed by
+    other rules unless the last successful build there used this same dbt project and window
+    (pipelines.engines.run records `<target>:<fingerprint>`). With `unsucceeded_builds`, on PostgreSQL
+    as on DuckDB (pipelines.assets.dbt.full_refresh_reason), rows of a build that did not succeed are
+    rebuilt and tested again (the raw rows they came from stay valid: the export needs no full copy
+    for it). Spark's models are tables, rebuilt whole by every build."""
     with warehouse.connect() as con:
         ensure_tables(con)
         last = last_successful_build(con, target)
-    return last is None or last[0] != build_label(target, build_fingerprint(conversion_window_days))
+    if last is None:
+        return f"no successful build on {target} yet"
+    if last[0] != build_label(target, build_fingerprint(conversion_window_days)):
+        return f"dbt project or window changed since the last build on {target}"
+    if unsucceeded_builds and target == "postgres":
+        with postgres.connect() as pg, pg.cursor() as cur:
+            if rows_built_since(cur, last[1]):
+                return "a build on postgres since the last successful one did not succeed: every row is built and tested again"
+    return None
 
 
 def engine_dbt_assets(target: str) -> dg.AssetsDefinition:
@@ -115,9 +129,11 @@ def engine_dbt_assets(target: str) -> dg.AssetsDefinition:
     ):
         # The profile reads its settings from the environment (PG*, FUNNEL_SPARK_*, FUNNEL_RAW_PARQUET_DIR).
         os.environ.update(target_env(target, _settings_of(warehouse, landing)))
-        full_refresh = config.full_refresh or needs_full_refresh_on(target, warehouse, config.conversion_window_days)
+        reason = "asked for" if config.full_refresh else full_refresh_reason_on(
+            target, warehouse, config.conversion_window_days)
+        full_refresh = reason is not None
         if full_refresh:
-            context.log.info(f"dbt project or window changed since the last build on {target}: full refresh")
+            context.log.info(f"full refresh: {reason}")
         # Unit tests prove the SQL on the engine, not the data: they run whenever the SQL may have
         # changed (a full refresh follows every change of the dbt project), not with every day.
         args = dbt_build_args(config.conversion_window_days, full_refresh, unit_tests=full_refresh)

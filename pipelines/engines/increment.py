@@ -7,7 +7,7 @@ newest loaded at m, is *in step* when the warehouse has exactly n rows loaded at
 among them: then it lacks exactly the rows loaded after m, and only those are sent.
 
 Everything is sent again (the engine's copy replaced) when the caller asks for it (a changed dbt
-project or conversion window: pipelines.engines.dagster.needs_full_refresh_on) or when a copy is out
+project or conversion window: pipelines.engines.dagster.full_refresh_reason_on) or when a copy is out
 of step (the warehouse was rebuilt or restored from a backup, an earlier copy failed half-way). An
 empty engine is in step with nothing: every row is new to it. The audit tables (the ledger, the
 rejected rows) are small and change in place: they are always replaced.

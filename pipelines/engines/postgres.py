@@ -23,6 +23,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.dbt_build import WATERMARKED_TABLES
 from pipelines.engines.increment import APPENDED_TABLES, HeldRows, Published, plan_export
 from pipelines.engines.schema import KINDS, SOURCE_TABLES, SourceTable, quote
 
@@ -76,12 +77,7 @@ def held_postgres(cur) -> dict[str, HeldRows]:
 
 
 def _empty_watermarked_tables(cur) -> None:
-    cur.execute(
-        "SELECT c.table_schema, c.table_name FROM information_schema.columns c "
-        "JOIN information_schema.tables t USING (table_schema, table_name) "
-        "WHERE c.column_name = '_inputs_loaded_at' AND t.table_type = 'BASE TABLE' "
-        "AND c.table_schema NOT IN ('raw', 'audit') ORDER BY 1, 2"
-    )
+    cur.execute(WATERMARKED_TABLES)
     for schema, name in cur.fetchall():
         cur.execute(f"TRUNCATE {quote(schema)}.{quote(name)}")
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -321,7 +321,7 @@ def test_portability_macros(engines, target):
     from dbt.cli.main import dbtRunner
 
     from pipelines.core.settings import DBT_PROJECT_DIR
-    from pipelines.engines.build import _environ, target_env
+    from pipelines.engines.build import scoped_environ, target_env
 
     settings = engines["settings"]["conformance"]
     scratch = settings.warehouse.parent / f"macro-test-{target}"
@@ -329,7 +329,7 @@ def test_portability_macros(engines, target):
     if target == "duckdb":
         env["FUNNEL_WAREHOUSE"] = str(scratch / "scratch.duckdb")  # never the reference warehouse
         scratch.mkdir(exist_ok=True)
-    with _environ(env):
+    with scoped_environ(env):
         result = dbtRunner().invoke([
             "show", "--inline", MACRO_QUERY, "--target", target, "--project-dir", str(DBT_PROJECT_DIR),
             "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(scratch / "target"),
@@ -344,3 +344,34 @@ def test_portability_macros(engines, target):
             assert (None if found is None else str(found)) == expected, (name, found)
         else:
             assert float(found) == pytest.approx(expected, abs=1e-9), (name, found)
+
+
+def test_rows_of_a_build_that_did_not_succeed_on_postgres_are_rebuilt(engines):
+    """As on DuckDB: a row stamped after the last successful build on PostgreSQL (here one forged into
+    the first incremental table, as a failed build would have stamped it) makes the next dbt build a
+    full refresh, while the export stays incremental."""
+    from pipelines.dbt_build import WATERMARKED_TABLES
+    from pipelines.engines import postgres
+    from pipelines.engines.dagster import full_refresh_reason_on
+    from pipelines.resources import WarehouseResource
+
+    # _one_more_day's warehouse: PostgreSQL holds its build (then its own full rebuild) and nothing newer.
+    warehouse = engines["settings"]["conformance"].warehouse.parents[1] / "one-more-day" / "warehouse.duckdb"
+    resource = WarehouseResource(path=str(warehouse))
+    assert full_refresh_reason_on("postgres", resource, 30) is None
+    with postgres.connect() as pg, pg.cursor() as cur:
+        cur.execute(WATERMARKED_TABLES)
+        schema, table = cur.fetchall()[0]
+        cur.execute(f'SELECT max(_inputs_loaded_at) FROM "{schema}"."{table}"')
+        newest = cur.fetchone()[0]
+        forged = f"UPDATE \"{schema}\".\"{table}\" SET _inputs_loaded_at = %s WHERE _inputs_loaded_at = %s"
+        cur.execute(forged, [datetime(2099, 1, 1), newest])
+        pg.commit()
+        try:
+            assert full_refresh_reason_on("postgres", resource, 30).startswith(
+                "a build on postgres since the last successful one did not succeed")
+            assert full_refresh_reason_on("postgres", resource, 30, unsucceeded_builds=False) is None
+        finally:
+            cur.execute(forged, [newest, datetime(2099, 1, 1)])
+            pg.commit()
+    assert full_refresh_reason_on("postgres", resource, 30) is None

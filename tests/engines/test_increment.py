@@ -103,22 +103,27 @@ def test_a_half_written_copy_is_out_of_step(warehouse):
 
 
 def test_a_full_export_follows_a_changed_dbt_project_or_window_or_no_build_on_the_target(tmp_path):
-    """The publish step asks for everything when the models will be rebuilt from scratch too
-    (pipelines.engines.dagster.needs_full_refresh_on, read by the publish and the dbt step alike)."""
+    """The publish step asks for everything when the models will be rebuilt from scratch by other rules
+    (pipelines.engines.dagster.full_refresh_reason_on, read by the publish and the dbt step alike; the
+    dbt step also rebuilds after a build that did not succeed: tests/engines/test_engines.py)."""
     from pipelines.core.settings import Settings
     from pipelines.core.warehouse import connect
     from pipelines.dbt_build import build_fingerprint
-    from pipelines.engines.dagster import needs_full_refresh_on
+    from pipelines.engines.dagster import full_refresh_reason_on
     from pipelines.ingest.ledger import ensure_tables, record_successful_run
     from pipelines.resources import WarehouseResource
 
     settings = Settings.from_env(None, tmp_path / "warehouse.duckdb")
     warehouse = WarehouseResource.from_settings(settings)
-    assert needs_full_refresh_on("postgres", warehouse, 30)  # nothing built on the target yet
+
+    def needs_full_refresh_on(target: str, window: int) -> bool:
+        return full_refresh_reason_on(target, warehouse, window, unsucceeded_builds=False) is not None
+
+    assert needs_full_refresh_on("postgres", 30)  # nothing built on the target yet
     with connect(settings.warehouse) as con:
         ensure_tables(con)
         record_successful_run(con, "r1", "built on postgres", f"postgres:{build_fingerprint(30)}")
         record_successful_run(con, "r2", "published", build_fingerprint(30))  # a DuckDB run, later
-    assert not needs_full_refresh_on("postgres", warehouse, 30)
-    assert needs_full_refresh_on("postgres", warehouse, 14)  # another conversion window
-    assert needs_full_refresh_on("spark", warehouse, 30)  # another target
+    assert not needs_full_refresh_on("postgres", 30)
+    assert needs_full_refresh_on("postgres", 14)  # another conversion window
+    assert needs_full_refresh_on("spark", 30)  # another target
