@@ -358,7 +358,8 @@ def test_rows_of_a_build_that_did_not_succeed_on_postgres_are_rebuilt(engines):
     # _one_more_day's warehouse: PostgreSQL holds its build (then its own full rebuild) and nothing newer.
     warehouse = engines["settings"]["conformance"].warehouse.parents[1] / "one-more-day" / "warehouse.duckdb"
     resource = WarehouseResource(path=str(warehouse))
-    assert full_refresh_reason_on("postgres", resource, 30) is None
+    window = engines["settings"]["conformance"].conversion_window_days  # the setting every build here used
+    assert full_refresh_reason_on("postgres", resource, window) is None
     with postgres.connect() as pg, pg.cursor() as cur:
         cur.execute(WATERMARKED_TABLES)
         schema, table = cur.fetchall()[0]
@@ -368,10 +369,10 @@ def test_rows_of_a_build_that_did_not_succeed_on_postgres_are_rebuilt(engines):
         cur.execute(forged, [datetime(2099, 1, 1), newest])
         pg.commit()
         try:
-            assert full_refresh_reason_on("postgres", resource, 30).startswith(
+            assert full_refresh_reason_on("postgres", resource, window).startswith(
                 "a build on postgres since the last successful one did not succeed")
-            assert full_refresh_reason_on("postgres", resource, 30, unsucceeded_builds=False) is None
+            assert full_refresh_reason_on("postgres", resource, window, unsucceeded_builds=False) is None
         finally:
             cur.execute(forged, [newest, datetime(2099, 1, 1)])
             pg.commit()
-    assert full_refresh_reason_on("postgres", resource, 30) is None
+    assert full_refresh_reason_on("postgres", resource, window) is None
