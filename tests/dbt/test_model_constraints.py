@@ -1,4 +1,4 @@
-"""The model constraints of the public marts are dbt tests, and a dbt test names the model and column.
+"""The model constraints of the public marts (and the intermediate models' keys) are dbt tests, and a dbt test names the model and column.
 
 Each invariant is checked by one system (docs/data-quality.md, "Which system checks what"): keys
 unique and not null, columns not null, values in their sets or ranges are dbt tests; the Great
@@ -58,6 +58,18 @@ BREAKS = {
         "(SELECT max(_inputs_loaded_at) FROM marts.fct_orders) + INTERVAL 1 SECOND AS _inputs_loaded_at) "
         f"FROM marts.fct_orders WHERE order_id = {LATEST_ORDER}"),
     ),
+    # The intermediate keys: an OLD key written again by a later build (the row beside it kept). A
+    # `unique` over the latest build's rows alone sees one row and passes; the history probe fails.
+    **{
+        f"unique_{model}_{key}": (
+            model, key,
+            (f"INSERT INTO intermediate.{model} SELECT * REPLACE ("
+            f"(SELECT max(_inputs_loaded_at) FROM intermediate.{model}) + INTERVAL 1 SECOND AS _inputs_loaded_at) "
+            f"FROM intermediate.{model} WHERE {key} = (SELECT min({key}) FROM intermediate.{model})"),
+        )
+        for model, key in (("int_checkouts_funnelled", "checkout_id"), ("int_orders_current", "order_id"),
+                           ("int_customers_first_ordered", "customer_id"))
+    },
     "not_null_fct_orders_is_placed": (
         "fct_orders", "is_placed",
         f"UPDATE marts.fct_orders SET is_placed = NULL WHERE order_id = {LATEST_ORDER}",
@@ -145,6 +157,7 @@ def test_dbt_test_fails_on_each_break_naming_model_and_column(broken_run):
     assert proc.returncode == 1, proc.stdout[-4000:]
     assert _statuses(results) == dict.fromkeys(BREAKS, "fail"), proc.stdout[-4000:]
     for name, (model, column, _) in BREAKS.items():
-        # dbt's error: "Failure in test <name> (models/marts/<model>.yml)"; the name holds the column.
-        assert f"Failure in test {name} (models/marts/{model}.yml)" in proc.stdout, (name, proc.stdout[-4000:])
+        # dbt's error: "Failure in test <name> (models/<layer>/<model>.yml)"; the name holds the column.
+        layer = "intermediate" if model.startswith("int_") else "marts"
+        assert f"Failure in test {name} (models/{layer}/{model}.yml)" in proc.stdout, (name, proc.stdout[-4000:])
         assert column in name
