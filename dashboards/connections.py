@@ -4,7 +4,8 @@ opened on first use (`sql_guard.open_pinned`) and shared by every query and sess
 over it, or it disappeared), the next query opens the new copy and the old connection is closed as
 soon as no query is using it. This never blocks the pipeline: it never opens the published file for
 writing, it writes a temporary file and renames it over (pipelines/publish.py), so holding the old
-inode read-only is harmless (its disk space is freed when the old connection closes).
+inode read-only is harmless (its disk space is freed when the old connection closes; until then the
+next publish copies the published file instead of updating that inode, its spare, in place).
 """
 
 from __future__ import annotations

@@ -13,6 +13,15 @@ built by another dbt project or conversion window (`meta.published.build_fingerp
 rewrites every row from the same inputs, so the watermarks do not move), no recorded watermark, other
 columns, a share of rewritten rows above `WHOLE_COPY_SHARE` (then a whole copy is cheaper), or a row
 count that differs from the warehouse's after the update (a row gone without a rewrite).
+
+The copy replaced by a publish is kept beside it as the spare (`.<name>.spare`, a hard link made
+before the swap): the next publish brings the spare up to date in place (the rows rewritten since
+*its* watermarks: two builds' worth) instead of copying the last published file, which costs a
+full read and write of it (2.8 s for the 1.1 GB copy of 30M events). The spare is only written when
+nothing else has it open: another process reading it (a reader that opened the published copy
+before the swap) holds DuckDB's lock, and a connection of this process is found by its inode; then,
+or when the spare cannot be brought up to date, the last published copy is copied as before. The
+price is the spare's disk: a second published copy.
 """
 
 from __future__ import annotations
@@ -43,6 +52,7 @@ class PublishSummary:
     path: Path
     copied: list[str] = field(default_factory=list)  # tables written whole
     updated: dict[str, int] = field(default_factory=dict)  # table -> rows replaced in the last copy
+    started_from: str = "nothing"  # "nothing" (written afresh), "last copy" (copied) or "spare" (updated in place)
 
 
 @dataclass(frozen=True)
@@ -183,11 +193,37 @@ class CopyOutOfStep(Exception):
     """The last published copy of a table cannot be updated to equal the warehouse's table."""
 
 
+def spare_path(target: Path) -> Path:
+    """The copy that `target` replaced, kept for the next publish to update in place (module docstring)."""
+    return target.with_name(f".{target.name}.spare")
+
+
+def _open_in_this_process(path: Path) -> bool:
+    """Whether this process has `path`'s file open (DuckDB's file lock does not exclude the process itself)."""
+    inode = (path.stat().st_dev, path.stat().st_ino)
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            opened = fd.stat()
+        except OSError:
+            continue
+        if (opened.st_dev, opened.st_ino) == inode:
+            return True
+    return False
+
+
+def _reusable_spare(target: Path, spare: Path, plan_for) -> dict | None:
+    """The update plan of the spare when it can be brought up to date in place, else None."""
+    if not spare.exists() or not target.exists() or spare.samefile(target) or _open_in_this_process(spare):
+        return None
+    return plan_for(spare)
+
+
 def publish(con: duckdb.DuckDBPyConnection, warehouse: Path, manifest_path: Path, fingerprint: str) -> PublishSummary:
     """Write the public schemas of the open warehouse to its published path (module docstring).
     `fingerprint` identifies the dbt build that wrote the marts (pipelines.dbt_build.build_fingerprint)."""
     target = published_path(warehouse)
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    spare = spare_path(target)
     facts = manifest_facts(manifest_path)
     catalog = con.execute("SELECT current_database()").fetchall()[0][0]
     tables = _public_tables(con, catalog)
@@ -198,25 +234,54 @@ def publish(con: duckdb.DuckDBPyConnection, warehouse: Path, manifest_path: Path
         if any(name == BUILD_WATERMARK for name, _ in columns):
             published_columns[(schema, table)] = [c for c in columns if c[0] != BUILD_WATERMARK]
     bookkept = list(published_columns)
-    plan = _update_plan(con, target, published_columns, facts.unique_keys, fingerprint)
-    try:
-        summary = _write_copy(con, temporary, target if plan else None, tables, bookkept, plan or {}, facts, fingerprint)
-    except CopyOutOfStep:
-        summary = _write_copy(con, temporary, None, tables, bookkept, {}, facts, fingerprint)
-    os.replace(temporary, target)
+
+    def plan_for(copy: Path):
+        return _update_plan(con, copy, published_columns, facts.unique_keys, fingerprint)
+
+    def write(start_from: Path | None, plan) -> PublishSummary:
+        return _write_copy(con, temporary, start_from, tables, bookkept, plan or {}, facts, fingerprint)
+
+    summary = None
+    plan = _reusable_spare(target, spare, plan_for)
+    if plan:
+        os.replace(spare, temporary)
+        try:
+            summary = write(temporary, plan)
+        except (CopyOutOfStep, duckdb.IOException):  # IOException: another process holds the spare open
+            summary = None
+    if summary is None:
+        plan = plan_for(target)
+        try:
+            summary = write(target if plan else None, plan)
+        except CopyOutOfStep:
+            summary = write(None, None)
+    _swap_keeping_spare(temporary, target, spare)
     summary.path = target
     return summary
 
 
+def _swap_keeping_spare(temporary: Path, target: Path, spare: Path) -> None:
+    """Rename `temporary` over `target`, the replaced copy kept as `spare` (readers never miss `target`)."""
+    linked = spare.with_name(f"{spare.name}.{os.getpid()}.tmp")
+    linked.unlink(missing_ok=True)
+    if target.exists():
+        os.link(target, linked)
+    os.replace(temporary, target)
+    if target.exists() and linked.exists():
+        os.replace(linked, spare)
+
+
 def _write_copy(con, temporary: Path, start_from: Path | None, tables, bookkept, plan, facts,
                 fingerprint: str) -> PublishSummary:
-    """Write the published copy to `temporary`: a copy of `start_from` brought up to date per `plan`,
-    or a new file when `start_from` is None."""
-    temporary.unlink(missing_ok=True)
-    if start_from:
-        # A published file is only ever replaced whole, never written in place: this copy is consistent.
-        shutil.copyfile(start_from, temporary)
-    summary = PublishSummary(temporary)
+    """Write the published copy to `temporary`: `start_from` brought up to date per `plan` (`temporary`
+    itself: the spare, renamed; else a copy of the last published file), or a new file when None."""
+    if start_from != temporary:
+        temporary.unlink(missing_ok=True)
+        if start_from:
+            # A published file is only ever replaced whole, never written in place: this copy is consistent.
+            shutil.copyfile(start_from, temporary)
+    summary = PublishSummary(temporary, started_from="spare" if start_from == temporary else
+                             "last copy" if start_from else "nothing")
     con.execute(f"ATTACH '{temporary}' AS {COPY}")
     try:
         for schema in (*PUBLISHED_SCHEMAS, "meta"):

@@ -5,6 +5,8 @@ copy whenever the last one cannot be trusted."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -12,7 +14,7 @@ import pytest
 
 from pipelines.core.settings import published_path
 from pipelines.core.warehouse import connect
-from pipelines.publish import WHOLE_COPY_SHARE, publish
+from pipelines.publish import WHOLE_COPY_SHARE, publish, spare_path
 
 FACTS = ("marts.fct_orders", "marts.fct_checkouts")
 
@@ -172,3 +174,79 @@ def test_a_table_dropped_from_the_warehouse_leaves_the_copy(warehouse, manifest)
     tables = con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'marts'").fetchall()
     con.close()
     assert sorted(tables) == [("fct_checkouts",), ("fct_orders",)]
+
+
+def _two_publishes_with_a_rewrite(warehouse: Path, manifest: Path) -> None:
+    """Publish, rewrite 2 orders, publish again: the first copy is now the spare."""
+    assert _publish(warehouse, manifest).started_from == "nothing"
+    _rewrite(warehouse, "marts.fct_orders", "order_id", [1, 2], "refunded", "2026-01-02 00:00:00")
+    assert _publish(warehouse, manifest).started_from == "last copy"
+    assert spare_path(published_path(warehouse)).exists()
+
+
+def _spare_watermark(warehouse: Path) -> str:
+    con = duckdb.connect(str(spare_path(published_path(warehouse))), read_only=True)
+    try:
+        return con.execute("SELECT max(inputs_loaded_at)::VARCHAR FROM meta.published_tables").fetchall()[0][0]
+    finally:
+        con.close()
+
+
+def test_the_next_publish_updates_the_spare_in_place(warehouse, manifest):
+    _two_publishes_with_a_rewrite(warehouse, manifest)
+    assert _spare_watermark(warehouse) == "2026-01-01 00:00:00"  # the first copy
+    _rewrite(warehouse, "marts.fct_orders", "order_id", [3], "refunded", "2026-01-03 00:00:00")
+    _rewrite(warehouse, "marts.fct_checkouts", "checkout_id", [4], "abandoned", "2026-01-03 00:00:00")
+
+    summary = _publish(warehouse, manifest)
+
+    # The spare (the first copy) caught up with both builds: the orders of both, the checkout of the last.
+    assert summary.started_from == "spare"
+    assert summary.updated == {"marts.fct_orders": 3, "marts.fct_checkouts": 1}
+    _assert_copy_equals_warehouse(warehouse)
+    assert _spare_watermark(warehouse) == "2026-01-02 00:00:00"  # the second copy is the spare now
+
+
+def test_a_spare_another_process_reads_is_not_written(warehouse, manifest):
+    _two_publishes_with_a_rewrite(warehouse, manifest)
+    spare = spare_path(published_path(warehouse))
+    # A reader that opened the published copy before it was replaced still reads that file (the spare).
+    reader = subprocess.Popen(
+        [sys.executable, "-c", (
+            "import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True); print('ready', flush=True); "
+            "sys.stdin.readline(); "
+            "print(con.execute(\"SELECT count(*) FROM marts.fct_orders WHERE status = 'refunded'\").fetchall()[0][0])"
+        ), str(spare)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert reader.stdout.readline().strip() == "ready"
+        _rewrite(warehouse, "marts.fct_orders", "order_id", [3], "refunded", "2026-01-03 00:00:00")
+        summary = _publish(warehouse, manifest)
+        assert summary.started_from == "last copy"
+        _assert_copy_equals_warehouse(warehouse)
+        out, _ = reader.communicate("go\n", timeout=60)
+        assert out.strip() == "0"  # the reader's copy (the first) is intact: no refunded order yet
+    finally:
+        reader.kill()
+
+
+def test_a_spare_this_process_has_open_is_not_written(warehouse, manifest):
+    _two_publishes_with_a_rewrite(warehouse, manifest)
+    reader = duckdb.connect(str(spare_path(published_path(warehouse))), read_only=True)
+    try:
+        _rewrite(warehouse, "marts.fct_orders", "order_id", [3], "refunded", "2026-01-03 00:00:00")
+        assert _publish(warehouse, manifest).started_from == "last copy"
+        _assert_copy_equals_warehouse(warehouse)
+        assert reader.execute("SELECT count(*) FROM marts.fct_orders WHERE status = 'refunded'").fetchall() == [(0,)]
+    finally:
+        reader.close()
+
+
+def test_a_spare_from_another_build_is_not_updated(warehouse, manifest):
+    _two_publishes_with_a_rewrite(warehouse, manifest)
+    with connect(warehouse) as con:
+        con.execute("UPDATE marts.fct_checkouts SET status = 'converted_in_7_days'")
+    summary = _publish(warehouse, manifest, fingerprint="build-2")
+    assert (summary.started_from, summary.updated) == ("nothing", {})
+    _assert_copy_equals_warehouse(warehouse)

@@ -39,6 +39,7 @@ def published_warehouse(
         metadata={
             "path": str(summary.path),
             "bytes": summary.path.stat().st_size,
+            "started_from": summary.started_from,
             "tables_copied_whole": len(summary.copied),
             "rows_replaced": dg.MetadataValue.json(summary.updated),
         }
