@@ -42,9 +42,23 @@ def link_landing(source: Path, target: Path) -> None:
             shutil.copy2(path, dest)
 
 
+def _next_day(previous: Path, landing: Path, day: date, prefix: str, checkouts_per_day: int, fmt: str,
+              skip_generate: bool) -> dict | None:
+    """`landing`: the files of `previous` (hard links) and one more day, `day`, with ids prefixed `prefix`."""
+    generation = landing / "_generation.json"
+    if skip_generate and generation.exists() and json.loads(generation.read_text()).get("id_prefix") == prefix:
+        return None
+    shutil.rmtree(landing, ignore_errors=True)
+    link_landing(previous, landing)
+    return strip_stdout(measure([FUNNEL, "generate", "--out", str(landing), "--days", "1", "--checkouts-per-day",
+                                 str(checkouts_per_day), "--seed", "1", "--format", fmt, "--end-date",
+                                 day.isoformat(), "--id-prefix", prefix]))
+
+
 def prepare_data(case_dir: Path, events: int, fmt: str, days: int, end: date, skip_generate: bool) -> dict:
-    """`landing` (days of history ending on `end`) and `landing_plus1` (the same + the next day)."""
-    base, plus1 = case_dir / "landing", case_dir / "landing_plus1"
+    """`landing` (days of history ending on `end`), `landing_plus1` (the same + the next day) and
+    `landing_plus2` (+ the day after: the second day after a full run is a daily run's steady state)."""
+    base, plus1, plus2 = case_dir / "landing", case_dir / "landing_plus1", case_dir / "landing_plus2"
     checkouts_per_day = max(1, round(events / days / EVENTS_PER_CHECKOUT))
     info: dict = {"checkouts_per_day": checkouts_per_day, "days": days, "end_date": end.isoformat()}
     if not (skip_generate and (base / "_generation.json").exists()):
@@ -59,14 +73,11 @@ def prepare_data(case_dir: Path, events: int, fmt: str, days: int, end: date, sk
                               str(round(checkouts_per_day / parts)), "--seed", "1", "--format", fmt,
                               "--end-date", end.isoformat(), *prefix])
             info["generate"].append(strip_stdout(result))
-    if not (skip_generate and (plus1 / "_generation.json").exists()
-            and json.loads((plus1 / "_generation.json").read_text()).get("id_prefix") == "b"):
-        shutil.rmtree(plus1, ignore_errors=True)
-        link_landing(base, plus1)
-        result = measure([FUNNEL, "generate", "--out", str(plus1), "--days", "1", "--checkouts-per-day",
-                          str(checkouts_per_day), "--seed", "1", "--format", fmt, "--end-date",
-                          (end + timedelta(days=1)).isoformat(), "--id-prefix", "b"])
-        info["generate_plus1"] = strip_stdout(result)
+    for n, (previous, landing, prefix) in enumerate(((base, plus1, "b"), (plus1, plus2, "c")), start=1):
+        result = _next_day(previous, landing, end + timedelta(days=n), prefix, checkouts_per_day, fmt, skip_generate)
+        if result:
+            info[f"generate_plus{n}"] = result
+            skip_generate = False  # the days after it are written again on top of it
     generation = json.loads((base / "_generation.json").read_text())
     calls = [*generation.get("previous_runs", []), generation]
     extra = json.loads((plus1 / "_generation.json").read_text())
