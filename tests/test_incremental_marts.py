@@ -283,3 +283,26 @@ def test_an_order_moved_to_another_customer_recomputes_the_old_customers_checkou
     run_pipeline(fresh)
     assert _differences(settings.warehouse, fresh.warehouse) == {}
     assert _differences(settings.published, fresh.published, minimum_tables=14) == {}
+
+
+def test_a_late_step_of_an_old_checkout_is_read_from_its_stored_start(tmp_path, monkeypatch, conformance_warehouse):
+    """k17 (started 2026-02-28 23:30 UTC, step 1 only) gets its step 2 in a later run that also
+    starts a new day: the build reads the events of the checkouts with new events from the earliest
+    of their t1 (k17's stored start), not from the new checkout_started events (03-26), so k17's
+    start is read and it reaches step 2."""
+    new_day_order = LATE_ORDERS[-1]
+    monkeypatch.setattr(sys.modules[__name__], "LATE_ORDERS", [new_day_order])
+    monkeypatch.setattr(sys.modules[__name__], "LATE_EVENTS", [
+        _event("lt20", "subscription_details_completed", "2026-02-28T23:45:00Z", "k17", "c17"),
+        _event("lt10", "checkout_started", "2026-03-26T10:00:00Z", "k90", "c90", **START),
+    ])
+    settings = _first_run(tmp_path, conformance_warehouse)
+    landing = settings.landing_dir
+    k17 = "SELECT cast(started_at AS VARCHAR), reached_step FROM marts.fct_checkouts WHERE checkout_id = 'k17'"
+    assert _query(settings.warehouse, k17) == [("2026-02-28 23:30:00", 1)]
+    _write_late_files(landing)
+    run_pipeline(settings)
+    assert _query(settings.warehouse, k17) == [("2026-02-28 23:30:00", 2)]
+    fresh = Settings.from_env(landing, tmp_path / "fresh" / "warehouse.duckdb")
+    run_pipeline(fresh)
+    assert _differences(settings.warehouse, fresh.warehouse) == {}

@@ -19,13 +19,22 @@
     does not count ends the funnel.
   - `step_6`: the first qualifying order of the checkouts that reached step 5.
 
-  Incremental (DuckDB, PostgreSQL): a run recomputes only the checkouts whose inputs changed since
-  the last build (`_inputs_loaded_at`, the newest `_loaded_at` the build saw): checkouts with new
-  events, checkouts named by new order versions (step 6 may change), and every checkout of a
-  customer with new order versions (their first order, and so is_new_customer, may change). Each
-  such checkout is rebuilt from all its events (both reads of the events keep just those
-  checkouts), so the result equals a full rebuild. Spark's plain Parquet tables cannot delete rows:
-  there it is a table.
+  Incremental (DuckDB, PostgreSQL): a run rewrites only the checkouts whose row may change since
+  the last build (`_inputs_loaded_at`, the newest `_loaded_at` the build saw), without reading the
+  whole history of events:
+  - checkouts with new events are rebuilt from all their events. Every event that counts lies at
+    or after t1, so the events are read from the earliest t1 of these checkouts on (their stored
+    started_at or a new checkout_started event), a literal the zone maps prune the older history
+    with (one more day of the generator: its own day);
+  - `kept`: checkouts without new events keep their events, so t1, customer, attributes and steps
+    2-5 (which depend on nothing else); only step 6 and is_new_customer depend on orders. They are
+    recomputed from the stored row for a checkout named by any version of an order with a new
+    version (its step 6 may change), and for a checkout of a customer named by such a version
+    (its first order may change) when the recomputed is_new_customer differs from the stored one.
+    No other checkout can change: an order not named by a new version keeps its customer, its
+    checkout and its qualifying for step 6.
+  The result equals a full rebuild (tests/test_incremental_marts.py). Spark's plain Parquet tables
+  cannot delete rows: there it is a table.
 -#}
 {{ config(
     materialized=incremental_or_table(),
@@ -34,6 +43,26 @@
     on_schema_change='fail',
 ) }}
 {%- set step_names = funnel_step_names() -%}
+{%- if is_incremental() and execute -%}
+    {#- Every event that counts for a checkout lies at or after its t1, and t1 of a checkout with new
+        events is the earlier of its stored started_at and its new checkout_started events. The
+        earliest such t1, as a literal (a subquery would not reach the scan), lets zone maps skip
+        the history before it when those checkouts' events are read (NULL: none has a start, so
+        there is nothing to read). -#}
+    {%- set earliest_t1_query -%}
+        select min(started_at) from (
+            select started_at from {{ this }}
+            where checkout_id in (
+                select checkout_id from {{ ref('stg_checkout_events') }} where _loaded_at > {{ watermark(this) }}
+            )
+            union all
+            select event_time from {{ ref('stg_checkout_events') }}
+            where _loaded_at > {{ watermark(this) }} and event_name = '{{ step_names[0] }}'
+        ) as t1_candidates
+    {%- endset -%}
+    {%- set earliest_t1 = run_query(earliest_t1_query).columns[0].values()[0] -%}
+    {%- set events_since = dbt.cast("null" if earliest_t1 is none else "'" ~ earliest_t1 ~ "'", dbt.type_timestamp()) -%}
+{%- endif -%}
 
 with
 {% if is_incremental() %}
@@ -47,17 +76,50 @@ changed_orders as (
     )
 ),
 
-affected as (
+-- Checkouts with new events: rebuilt from their events (read from `events_since` on).
+with_new_events as (
     select checkout_id
     from {{ ref('stg_checkout_events') }}
-    where _loaded_at > {{ watermark(this) }}
-    union
-    select checkout_id from changed_orders where checkout_id is not null
-    union
-    select checkout_id
-    from {{ ref('stg_checkout_events') }}
-    where event_name = '{{ step_names[0] }}'
-        and customer_id in (select customer_id from changed_orders)
+    where _loaded_at > {{ watermark(this) }} and checkout_id is not null
+),
+
+-- Stored checkouts without new events whose row may still change. Their events, so steps 1-5,
+-- customer and attributes, are unchanged: only step 6 (when a changed order names them) and
+-- is_new_customer (when their customer's first order changed) are recomputed, from the stored
+-- steps. A checkout of a changed customer that no changed order names is kept only when its flag
+-- flips: nothing else of it depends on orders.
+kept as (
+    select *
+    from (
+        select
+            t.*,
+            {{ is_new_customer('fo.first_order_created_at', 't.started_at') }} as is_new_customer
+        from (
+            select
+                checkout_id,
+                customer_id,
+                started_at,
+                plan,
+                deployment,
+                country,
+                device,
+                seats,
+                subscription_details_completed_at,
+                billing_address_completed_at,
+                payment_method_completed_at,
+                order_submitted_at,
+                is_new_customer as was_new_customer,
+                checkout_id in (select checkout_id from changed_orders where checkout_id is not null)
+                    as named_by_changed_order
+            from {{ this }}
+            where checkout_id in (select checkout_id from changed_orders where checkout_id is not null)
+                or customer_id in (select customer_id from changed_orders where customer_id is not null)
+        ) as t
+        -- Filtered before the join: the first-order table is probed for these rows only.
+        left join {{ ref('int_customers_first_ordered') }} as fo on fo.customer_id = t.customer_id
+        where t.checkout_id not in (select checkout_id from with_new_events)
+    ) as stored
+    where named_by_changed_order or is_new_customer <> was_new_customer
 ),
 {% endif %}
 
@@ -71,10 +133,7 @@ starts as (
         e.country,
         e.device,
         e.seats,
-        case
-            when fo.first_order_created_at is not null and fo.first_order_created_at < e.event_time then false
-            else true
-        end as is_new_customer,
+        {{ is_new_customer('fo.first_order_created_at', 'e.event_time') }} as is_new_customer,
         row_number() over (
             partition by e.checkout_id
             order by e.event_time, {{ byte_order('e.event_id') }}
@@ -85,7 +144,13 @@ starts as (
     left join {{ ref('int_customers_first_ordered') }} as fo on fo.customer_id = e.customer_id
     where e.event_name = '{{ step_names[0] }}'
     {%- if is_incremental() %}
-        and e.checkout_id in (select checkout_id from affected)
+        and e.checkout_id in (select checkout_id from with_new_events)
+        and e.event_time >= {{ events_since }}
+    union all
+    select
+        checkout_id, customer_id, started_at, plan, deployment, country, device, seats, is_new_customer,
+        1 as start_rank
+    from kept
     {%- endif %}
 ),
 
@@ -117,7 +182,8 @@ reached as (
                         from {{ ref('stg_checkout_events') }}
                         where event_name in ('{{ step_names[:5] | join("', '") }}')
                         {%- if is_incremental() %}
-                            and checkout_id in (select checkout_id from affected)
+                            and checkout_id in (select checkout_id from with_new_events)
+                            and event_time >= {{ events_since }}
                         {%- endif %}
                         group by checkout_id
                     ) as step_times
@@ -125,6 +191,13 @@ reached as (
             ) as to_step_3
         ) as to_step_4
     ) as to_step_5
+    {%- if is_incremental() %}
+    union all
+    select
+        checkout_id, started_at, {{ window_end('started_at') }}, subscription_details_completed_at,
+        billing_address_completed_at, payment_method_completed_at, order_submitted_at
+    from kept
+    {%- endif %}
 ),
 
 orders_ranked as (
