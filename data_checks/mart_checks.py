@@ -8,7 +8,7 @@ out-of-set value as dbt's to report, and do not repeat it."""
 
 from __future__ import annotations
 
-from data_checks.check import ERROR, Check, rows_expectation
+from data_checks.check import ERROR, LATEST_BUILD, Check, CheckParams, rows_expectation
 from pipelines.core.kpis import KPI_TABLES, RATE_KPIS
 
 KPI_COUNTS = [c for k in RATE_KPIS for c in (k.numerator, k.denominator)]
@@ -155,6 +155,36 @@ def _kpi_checks(trunc: str) -> list[Check]:
     return checks
 
 
+def _orders_flags_consistent(p: CheckParams) -> list:
+    """The flags within each row of the batch (a pipeline run: the rows the latest build wrote), and one
+    first order per customer: in a pipeline run, fct_orders probed with the customers of the batch's
+    first orders (a first order written now beside an older one is found; two old ones were found by
+    the build that wrote them)."""
+    several = (
+        "SELECT min(h.order_id), h.customer_id, NULL, NULL, NULL, NULL, NULL, 'several first orders' "
+        "FROM marts.fct_orders h SEMI JOIN {batch} n ON h.customer_id = n.customer_id AND n.is_first_order "
+        "WHERE h.is_first_order GROUP BY h.customer_id HAVING count(*) > 1"
+        if p.latest_build
+        else "SELECT min(order_id), customer_id, NULL, NULL, NULL, NULL, NULL, 'several first orders' "
+        "FROM {batch} WHERE is_first_order GROUP BY customer_id HAVING count(*) > 1"
+    )
+    return [
+        rows_expectation(
+            f"""
+            SELECT order_id, customer_id, status, channel, is_placed, is_self_service, is_first_order,
+                   'flags' AS problem
+              FROM {{batch}}
+             WHERE is_placed <> (status IN ('completed', 'refunded'))
+                OR is_self_service <> (is_placed AND channel = 'web_direct')
+                OR (is_first_order AND NOT is_placed)
+            UNION ALL
+            {several}
+            ORDER BY order_id
+            """
+        )
+    ]
+
+
 MART_CHECKS = [
     *(check for grain in KPI_TABLES for check in _kpi_checks(grain)),
     Check(
@@ -189,6 +219,7 @@ MART_CHECKS = [
         "converted exactly when reached_step = 6, with an order_id and hours_to_convert >= 0 "
         "(reached_step in 1..6 and the NULLs are dbt tests)",
         "converted = (reached_step = 6) = (order_id IS NOT NULL) = (hours_to_convert IS NOT NULL)",
+        # A rule within each row: a pipeline run reads the rows its build wrote.
         lambda p: [
             rows_expectation(
                 "SELECT checkout_id, reached_step, converted, order_id, hours_to_convert FROM {batch} "
@@ -196,27 +227,14 @@ MART_CHECKS = [
                 "OR converted <> (hours_to_convert IS NOT NULL) OR hours_to_convert < 0 ORDER BY checkout_id"
             ),
         ],
+        scope=LATEST_BUILD,
     ),
     Check(
         "fct_orders_flags_consistent", "marts/fct_orders", "marts.fct_orders", ERROR,
         "is_placed = status completed/refunded; is_self_service = placed and web_direct; a first order is "
         "placed; at most one first order per customer (the flags' NULLs are dbt tests)",
         "flags follow the spec's terms; <= 1 is_first_order per customer_id",
-        lambda p: [
-            rows_expectation(
-                """
-                SELECT order_id, customer_id, status, channel, is_placed, is_self_service, is_first_order,
-                       'flags' AS problem
-                  FROM {batch}
-                 WHERE is_placed <> (status IN ('completed', 'refunded'))
-                    OR is_self_service <> (is_placed AND channel = 'web_direct')
-                    OR (is_first_order AND NOT is_placed)
-                UNION ALL
-                SELECT min(order_id), customer_id, NULL, NULL, NULL, NULL, NULL, 'several first orders'
-                  FROM {batch} WHERE is_first_order GROUP BY customer_id HAVING count(*) > 1
-                ORDER BY order_id
-                """
-            )
-        ],
+        _orders_flags_consistent,
+        scope=LATEST_BUILD,
     ),
 ]

@@ -14,6 +14,7 @@ from data_checks.check import (
     Check,
     CheckParams,
     gxe,
+    in_key_range,
     in_list,
     rows_expectation,
     timestamp_literal,
@@ -105,8 +106,8 @@ def _future_query(columns: list[str]) -> Callable[[CheckParams], list]:
 
 def _checkouts_without_start(p: CheckParams) -> list:
     """Checkouts with no checkout_started event. Scoped to loads: only the checkouts the new rows touch,
-    with all their events (history probed with the new checkout_ids), since a checkout's events may
-    arrive in several loads."""
+    with all their events (history probed with the new checkout_ids, within their range), since a
+    checkout's events may arrive in several loads."""
     having = "HAVING count(*) FILTER (WHERE event_name = 'checkout_started') = 0 ORDER BY first_event, checkout_id"
     if p.loads is None:
         return [
@@ -116,7 +117,8 @@ def _checkouts_without_start(p: CheckParams) -> list:
     return [
         rows_expectation(
             "SELECT h.checkout_id, count(*) AS events, min(h.event_time) AS first_event FROM raw.checkout_events h "
-            f"SEMI JOIN {{batch}} n ON h.checkout_id = n.checkout_id GROUP BY h.checkout_id {having}"
+            f"SEMI JOIN {{batch}} n ON h.checkout_id = n.checkout_id "
+            f"WHERE {in_key_range(p, 'raw.checkout_events', 'checkout_id', 'h')} GROUP BY h.checkout_id {having}"
         )
     ]
 

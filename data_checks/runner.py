@@ -4,11 +4,12 @@ Public entry points:
 
 - `run_all_checks(con, run_id, *, freshness_hours=36)`: every check over whole tables (what
   `funnel check` runs: the full audit).
-- `run_checks(con, run_id, checks, ..., loads=None)`: a subset (what each Dagster asset check runs);
-  `loads` limits the load-scoped raw checks to the rows of those ingestion runs (None: every row).
+- `run_checks(con, run_id, checks, ..., loads=None, latest_build=False)`: a subset (what each Dagster
+  asset check runs); `loads` limits the load-scoped raw checks to the rows of those ingestion runs
+  (None: every row), `latest_build` the build-scoped mart checks to the rows of the latest dbt build.
 - `unverified_loads(con, checks)`: the ingestion runs whose rows those checks have not yet verified
   (what a Dagster run passes as `loads`); `run_unverified(con, run_id, checks)` runs the checks on
-  them (what a Dagster check step does).
+  them and on the latest build's rows (what a Dagster check step does).
 - `any_blocking_failure(results)` / `blocking_failures(results)`: whether a publish must be held back.
 - `format_results(results)`: the lines `funnel check` prints.
 
@@ -19,6 +20,7 @@ batch and result format, validated through GX's SQL datasource on a cursor of `c
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections import defaultdict
@@ -29,7 +31,16 @@ from pathlib import Path
 import duckdb
 
 from data_checks.catalog import all_checks
-from data_checks.check import ERROR, LOAD_SCOPES, WARNING, Check, CheckParams, load_filter
+from data_checks.check import (
+    ERROR,
+    LATEST_BUILD,
+    LOAD_SCOPES,
+    WARNING,
+    Check,
+    CheckParams,
+    latest_build_filter,
+    load_filter,
+)
 from pipelines.core.settings import Settings, prepare_process
 
 log = logging.getLogger(__name__)
@@ -201,6 +212,27 @@ def _observed(check: Check, summaries: list[dict]) -> str:
 
 
 # ---------------------------------------------------------------- running
+def _batch_rows(check: Check, params: CheckParams) -> tuple[str, str] | None:
+    """(label, SQL condition) limiting `check`'s GX batch to the rows it reads; None: the whole table."""
+    if params.loads is not None and check.scope in LOAD_SCOPES:
+        return "loads", load_filter(params.loads)
+    if params.latest_build and check.scope == LATEST_BUILD:
+        return "latest build", latest_build_filter(check.table)
+    return None
+
+
+def _key_range_reader(con: duckdb.DuckDBPyConnection, loads: tuple[str, ...]):
+    """`CheckParams.key_range`: (min, max) of a key column over the rows of `loads` (their row groups
+    only), read once per column and run."""
+
+    @functools.cache
+    def key_range(table: str, column: str) -> tuple:
+        query = f"SELECT min({column}), max({column}) FROM {table} WHERE {load_filter(loads)}"
+        return con.cursor().execute(query).fetchone()
+
+    return key_range
+
+
 def _run_gx(con, checks: list[Check], params: CheckParams, docs_dir: Path | None) -> dict[str, list]:
     """Validate the GX checks; returns check name -> its ExpectationValidationResults."""
     prepare_process()  # GX analytics off before great_expectations is imported
@@ -213,17 +245,16 @@ def _run_gx(con, checks: list[Check], params: CheckParams, docs_dir: Path | None
     context = ephemeral_context(docs_dir)
     datasource = add_warehouse_datasource(context, con)
     by_format: dict[str, list] = defaultdict(list)
-    # One GX batch per table, and one more per raw table for the rows of the loads being checked.
-    by_batch: dict[tuple[str, bool], list[Check]] = defaultdict(list)
+    # One GX batch per table, and one more per table for the rows of the loads being checked (raw) or of
+    # the latest build (facts).
+    by_batch: dict[tuple[str, tuple[str, str] | None], list[Check]] = defaultdict(list)
     for check in checks:
-        by_batch[(check.table, params.loads is not None and check.scope in LOAD_SCOPES)].append(check)
-    for (table, scoped), batch_checks in by_batch.items():
+        by_batch[(check.table, _batch_rows(check, params))].append(check)
+    for (table, rows), batch_checks in by_batch.items():
         schema, name = table.split(".", 1)
-        label = f"{table}:loads" if scoped else table
-        if scoped:
-            asset = datasource.add_query_asset(
-                name=label, query=f"SELECT * FROM {table} WHERE {load_filter(params.loads)}"
-            )
+        label = f"{table}:{rows[0]}" if rows else table
+        if rows:
+            asset = datasource.add_query_asset(name=label, query=f"SELECT * FROM {table} WHERE {rows[1]}")
         else:
             asset = datasource.add_table_asset(name=label, table_name=name, schema_name=schema)
         batch = asset.add_batch_definition_whole_table(name=f"{label}:all")
@@ -273,16 +304,21 @@ def run_checks(
     docs_dir: Path | str | None = None,
     write: bool = True,
     loads: list[str] | tuple[str, ...] | None = None,
+    latest_build: bool = False,
 ) -> list[CheckResult]:
     """Run `checks` (default: all), write them to audit.check_results, return them in order.
 
     `loads`: the ingestion run ids whose raw rows the load-scoped checks (scope NEW_ROWS / NEW_KEYS)
-    read; None reads every row. Whole-table checks ignore it (docs/data-quality.md)."""
+    read; None reads every row. `latest_build`: the build-scoped checks (LATEST_BUILD) read the rows of
+    the latest dbt build only. Whole-table checks ignore both (docs/data-quality.md)."""
     checks = list(checks if checks is not None else all_checks())
+    loads = tuple(sorted(set(loads))) if loads is not None else None
     params = CheckParams(
         now=now or _now(),
         freshness_hours=float(freshness_hours),
-        loads=tuple(sorted(set(loads))) if loads is not None else None,
+        loads=loads,
+        key_range=_key_range_reader(con, loads) if loads is not None else None,
+        latest_build=latest_build,
     )
     checked_at = _now()
     missing = {
@@ -414,9 +450,13 @@ def run_unverified(
     con: duckdb.DuckDBPyConnection, run_id: str, checks: list[Check], *, freshness_hours: float = 36
 ) -> tuple[list[str] | None, list[CheckResult]]:
     """What a Dagster check step runs: `checks`, the load-scoped ones on the loads they have not
-    verified yet. Returns those loads (None: every row) and the results, written to audit.check_results."""
+    verified yet, the build-scoped ones on the rows of the latest build (the build after a run that
+    failed rebuilds every row: docs/data-quality.md). Returns those loads (None: every row) and the
+    results, written to audit.check_results."""
     loads = unverified_loads(con, checks)
-    return loads, run_checks(con, run_id, checks, freshness_hours=freshness_hours, loads=loads)
+    return loads, run_checks(
+        con, run_id, checks, freshness_hours=freshness_hours, loads=loads, latest_build=True
+    )
 
 
 
