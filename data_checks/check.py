@@ -71,8 +71,8 @@ class CheckParams:
     # None: every row (the on-demand audit). `data_checks.runner.unverified_loads` says which.
     loads: tuple[str, ...] | None = None
     # (table, column) -> (min, max) of that column over the rows of `loads` (`data_checks.runner`
-    # reads it); None: the probes read the whole key column.
-    key_range: Callable[[str, str], tuple] | None = None
+    # reads it), None when it cannot be read; None: the probes read the whole key column.
+    key_range: Callable[[str, str], tuple | None] | None = None
     # True in a pipeline run's check step: LATEST_BUILD checks read the latest build's rows only.
     latest_build: bool = False
 
@@ -122,9 +122,10 @@ def in_key_range(p: CheckParams, table: str, column: str, alias: str) -> str:
     DuckDB compresses short string keys before the join, which stops its join filter reaching the
     scan). Prunes when keys grow with time (sequences, ULIDs, the generator's ids); with random keys
     every row group is read, as without it. TRUE when every row is read."""
-    if p.loads is None or p.key_range is None:
+    bounds = p.key_range(table, column) if p.loads is not None and p.key_range is not None else None
+    if bounds is None:
         return "TRUE"
-    low, high = p.key_range(table, column)
+    low, high = bounds
     if low is None:  # no new rows: nothing to probe
         return "FALSE"
     return f"{alias}.{column} BETWEEN {sql_literal(low)} AND {sql_literal(high)}"

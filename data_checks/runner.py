@@ -226,9 +226,12 @@ def _key_range_reader(con: duckdb.DuckDBPyConnection, loads: tuple[str, ...]):
     only), read once per column and run."""
 
     @functools.cache
-    def key_range(table: str, column: str) -> tuple:
+    def key_range(table: str, column: str) -> tuple | None:
         query = f"SELECT min({column}), max({column}) FROM {table} WHERE {load_filter(loads)}"
-        return con.cursor().execute(query).fetchone()
+        try:
+            return con.cursor().execute(query).fetchone()
+        except duckdb.Error:  # e.g. a missing column: the probe runs unbounded and fails with the reason
+            return None
 
     return key_range
 

@@ -17,7 +17,7 @@ from warehouse_fixture import NOW
 
 from data_checks.catalog import all_checks
 from data_checks.check import LATEST_BUILD, CheckParams
-from data_checks.runner import _key_range_reader, run_all_checks, run_unverified
+from data_checks.runner import _key_range_reader, run_all_checks, run_checks, run_unverified
 
 CHECKS = {c.name: c for c in all_checks()}
 BUILD_CHECKS = ["fct_checkouts_consistent", "fct_orders_flags_consistent"]
@@ -110,3 +110,14 @@ def test_history_probes_read_only_the_new_keys_ranges(warehouse_con):
     # The full audit reads every row: no range.
     audit_query = CHECKS["raw_events_event_id_unique"].expectations(CheckParams(now=NOW))[0].unexpected_rows_query
     assert "BETWEEN" not in audit_query
+
+
+def test_a_probe_whose_key_range_cannot_be_read_still_runs_and_fails(warehouse_con):
+    """The range is an optimization: when it cannot be read the probe runs unbounded and fails itself,
+    instead of the whole step failing on the range's error."""
+    add_load(warehouse_con, "r2")
+    warehouse_con.execute("ALTER TABLE raw.checkout_events RENAME COLUMN checkout_id TO checkout_ref")
+    checks = [CHECKS["raw_events_checkouts_without_start"], CHECKS["raw_events_seats_in_range"]]
+    results = {r.check_name: r for r in run_checks(warehouse_con, "test-run", checks, now=NOW, loads=["r2"])}
+    assert not results["raw_events_checkouts_without_start"].passed
+    assert results["raw_events_seats_in_range"].passed
