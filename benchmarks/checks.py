@@ -64,7 +64,9 @@ def time_ops(path: Path, threads: int, repeat: int = 1) -> None:
                 with duckdb.connect(str(path), read_only=True) as con:
                     con.execute(f"SET threads = {threads}")
                     con.execute("SET TimeZone = 'UTC'")
-                    results = run_checks(con, "bench", selected, now=now, write=False, loads=loads)
+                    # As a run's check step: the newest load's rows and the latest build's (run_unverified).
+                    results = run_checks(con, "bench", selected, now=now, write=False, loads=loads,
+                                         latest_build=loads is not None)
                 took = (time.perf_counter() - wall, time.process_time() - cpu)
                 best = took if best is None or took[0] < best[0] else best
             failed = [r.check_name for r in results if not r.passed]
