@@ -17,7 +17,8 @@ count that differs from the warehouse's after the update (a row gone without a r
 The copy replaced by a publish is kept beside it as the spare (`.<name>.spare`, a hard link made
 before the swap): the next publish brings the spare up to date in place (the rows rewritten since
 *its* watermarks: two builds' worth) instead of copying the last published file, which costs a
-full read and write of it (2.8 s for the 1.1 GB copy of 30M events). The spare is only written when
+full read and write of it (0.3-1.7 s for the 1.1 GB copy of 30M events, page cache warm to cold;
+one more day's publish step 2.9 -> 2.4 s there in the benchmark). The spare is only written when
 nothing else has it open: another process reading it (a reader that opened the published copy
 before the swap) holds DuckDB's lock, and a connection of this process is found by its inode; then,
 or when the spare cannot be brought up to date, the last published copy is copied as before. The
