@@ -28,3 +28,10 @@
 {% macro period_start_of(grain, ts) -%}
     cast({{ dbt.date_trunc(grain, ts) }} as date)
 {%- endmacro %}
+
+
+{#- A categorical value as the marts code it when absent: 'unknown' (segment dimensions, error codes).
+    The one home of that rule in the dbt project. -#}
+{% macro value_or_unknown(column) -%}
+    coalesce({{ column }}, 'unknown')
+{%- endmacro %}

@@ -13,9 +13,9 @@ with stopped as (
     select
         cast(started_at as date) as cohort_date,
         reached_step as stopped_at_step,
-        coalesce(plan, 'unknown') as plan,
-        coalesce(deployment, 'unknown') as deployment,
-        coalesce(device, 'unknown') as device,
+        {{ value_or_unknown('plan') }} as plan,
+        {{ value_or_unknown('deployment') }} as deployment,
+        {{ value_or_unknown('device') }} as device,
         is_new_customer,
         payment_failures
     from {{ ref('fct_checkouts') }}

@@ -10,10 +10,10 @@
 with checkouts as (
     select
         cast(started_at as date) as cohort_date,
-        coalesce(plan, 'unknown') as plan,
-        coalesce(deployment, 'unknown') as deployment,
-        coalesce(country, 'unknown') as country,
-        coalesce(device, 'unknown') as device,
+        {{ value_or_unknown('plan') }} as plan,
+        {{ value_or_unknown('deployment') }} as deployment,
+        {{ value_or_unknown('country') }} as country,
+        {{ value_or_unknown('device') }} as device,
         is_new_customer,
         reached_step
     from {{ ref('fct_checkouts') }}

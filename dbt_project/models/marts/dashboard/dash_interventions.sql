@@ -8,8 +8,8 @@
 
 select
     cast(created_at as date) as created_date,
-    coalesce(plan, 'unknown') as plan,
-    coalesce(deployment, 'unknown') as deployment,
+    {{ value_or_unknown('plan') }} as plan,
+    {{ value_or_unknown('deployment') }} as deployment,
     is_first_order,
     case
         when manual_intervention then coalesce(intervention_reason, 'unspecified')
@@ -20,8 +20,8 @@ from {{ ref('fct_orders') }}
 where is_self_service
 group by
     cast(created_at as date),
-    coalesce(plan, 'unknown'),
-    coalesce(deployment, 'unknown'),
+    {{ value_or_unknown('plan') }},
+    {{ value_or_unknown('deployment') }},
     is_first_order,
     case
         when manual_intervention then coalesce(intervention_reason, 'unspecified')

@@ -14,10 +14,10 @@
 -- The histogram's buckets are the seed time_to_convert_buckets (their one home).
 select
     cast(c.started_at as date) as cohort_date,
-    coalesce(c.plan, 'unknown') as plan,
-    coalesce(c.deployment, 'unknown') as deployment,
-    coalesce(c.country, 'unknown') as country,
-    coalesce(c.device, 'unknown') as device,
+    {{ value_or_unknown('c.plan') }} as plan,
+    {{ value_or_unknown('c.deployment') }} as deployment,
+    {{ value_or_unknown('c.country') }} as country,
+    {{ value_or_unknown('c.device') }} as device,
     c.is_new_customer,
     c.hours_to_convert,
     b.hours_bucket
