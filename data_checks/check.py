@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from pipelines.core.settings import Settings, prepare_process
-from pipelines.dbt_build import BUILD_WATERMARK
+from pipelines.core.warehouse import BUILD_WATERMARK
 
 
 class _ExpectationClasses:

@@ -7,11 +7,9 @@ from datetime import datetime
 from pathlib import Path
 
 from pipelines.core.settings import DBT_PROJECT_DIR
+from pipelines.core.warehouse import BUILD_WATERMARK
 
 DBT_SOURCE_DIRS = ("models", "macros", "seeds", "tests")
-# The column in which an incremental dbt model keeps the newest load its rows were built from: every
-# row of one build carries the same value.
-BUILD_WATERMARK = "_inputs_loaded_at"
 # The incremental models' tables, on DuckDB and PostgreSQL alike (the raw and audit tables never carry it).
 WATERMARKED_TABLES = (
     "SELECT c.table_schema, c.table_name FROM information_schema.columns AS c "

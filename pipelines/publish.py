@@ -39,7 +39,7 @@ import pyarrow as pa
 
 from pipelines.core.contract import AUDIT_DESCRIPTIONS
 from pipelines.core.settings import published_path
-from pipelines.dbt_build import BUILD_WATERMARK
+from pipelines.core.warehouse import BUILD_WATERMARK
 
 PUBLISHED_SCHEMAS = ("marts", "audit")
 # Above this share of rewritten rows, copying the table whole is cheaper than delete + insert.

@@ -14,6 +14,10 @@ import duckdb
 
 from pipelines.core.settings import Settings
 
+# The column in which an incremental dbt model keeps the newest load its rows were built from: every
+# row of one build carries the same value (the build, the publish and the checks read it).
+BUILD_WATERMARK = "_inputs_loaded_at"
+
 
 class WarehouseBusyError(RuntimeError):
     """Another process is writing the warehouse."""
