@@ -140,7 +140,7 @@ def sql_literal(value) -> str:
 
 
 def in_list(values: list[str]) -> str:
-    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+    return ", ".join(sql_literal(v) for v in values)
 
 
 def timestamp_literal(value: datetime) -> str:

@@ -27,6 +27,7 @@ price is the spare's disk: a second published copy.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -201,7 +202,8 @@ def spare_path(target: Path) -> Path:
 
 def _open_in_this_process(path: Path) -> bool:
     """Whether this process has `path`'s file open (DuckDB's file lock does not exclude the process itself)."""
-    inode = (path.stat().st_dev, path.stat().st_ino)
+    stat = path.stat()
+    inode = (stat.st_dev, stat.st_ino)
     for fd in Path("/proc/self/fd").iterdir():
         try:
             opened = fd.stat()
@@ -246,10 +248,8 @@ def publish(con: duckdb.DuckDBPyConnection, warehouse: Path, manifest_path: Path
     plan = _reusable_spare(target, spare, plan_for)
     if plan:
         os.replace(spare, temporary)
-        try:
+        with contextlib.suppress(CopyOutOfStep, duckdb.IOException):  # IOException: another process holds it
             summary = write(temporary, plan)
-        except (CopyOutOfStep, duckdb.IOException):  # IOException: another process holds the spare open
-            summary = None
     if summary is None:
         plan = plan_for(target)
         try:
