@@ -6,8 +6,9 @@ published the cache (TTL `CACHE_TTL`) serves repeated page loads.
 
 Nothing here reads raw events or scans a fact table: the pages read pre-aggregated marts
 (marts.kpi_*, marts.dash_*), or, for the views over single checkouts (a shorter conversion window,
-time between steps, who dropped off), marts.dash_checkout_steps, ordered by cohort day. Only when an older published copy lacks a dashboard mart do
-`time_to_convert` and `latest_intervened_orders` fall back to the facts they used to read.
+time between steps, time to convert, who dropped off), marts.dash_checkout_steps, ordered by cohort
+day. Only when an older published copy lacks marts.dash_latest_interventions does
+`latest_intervened_orders` fall back to fct_orders.
 """
 
 from __future__ import annotations
@@ -242,20 +243,38 @@ def breakdown(f: Filters, dimension: str, step_column: str = "checkouts_converte
 @st.cache_data(ttl=CACHE_TTL, show_spinner=False)
 def _time_to_convert(v, f: Filters) -> tuple[dict, pd.DataFrame]:
     """Exact median / p75 / p90 (quantile_cont) of hours_to_convert over the selected converted
-    checkouts, and their count per histogram bucket (the buckets and labels: the dbt seed
-    time_to_convert_buckets), from marts.dash_time_to_convert (one narrow row per converted checkout,
-    ordered by cohort day: a date range reads only its blocks)."""
+    checkouts, and their count per histogram bucket, in one pass over the selected cohort days of
+    marts.dash_checkout_steps. The buckets and their labels are the dbt seed time_to_convert_buckets:
+    a checkout is in a bucket when from_hours <= hours_to_convert < to_hours (no upper bound when
+    to_hours is NULL)."""
+    buckets = query(v[0], "SELECT hours_bucket, label, from_hours, to_hours FROM marts.time_to_convert_buckets "
+                          "ORDER BY hours_bucket")
+    bucket_of, bucket_params = _bucket_case(buckets)
     where, params = f.where()
-    stats = query(v[0], f"""
-        SELECT count(*) AS converted, quantile_cont(hours_to_convert, 0.5) AS median,
-               quantile_cont(hours_to_convert, 0.75) AS p75, quantile_cont(hours_to_convert, 0.9) AS p90
-        FROM marts.dash_time_to_convert WHERE {where}""", params).iloc[0].to_dict()
-    hist = query(v[0], f"""
-        SELECT b.label AS bucket, CAST(count(t.hours_bucket) AS BIGINT) AS checkouts
-        FROM marts.time_to_convert_buckets AS b
-        LEFT JOIN (SELECT hours_bucket FROM marts.dash_time_to_convert WHERE {where}) AS t USING (hours_bucket)
-        GROUP BY b.hours_bucket, b.label ORDER BY b.hours_bucket""", params)
+    row = query(v[0], f"""
+        SELECT count(*) AS converted, quantile_cont(hours_to_convert, [0.5, 0.75, 0.9]) AS q,
+               histogram({bucket_of}) AS per_bucket
+        FROM {_CHECKOUTS} WHERE reached_step = 6 AND {where}""", [*bucket_params, *params]).iloc[0]
+    converted = int(row.converted)
+    q = list(row.q) if converted else [None] * 3  # the aggregates of no rows are NULL
+    stats = {"converted": converted, "median": q[0], "p75": q[1], "p90": q[2]}
+    per_bucket = dict(row.per_bucket) if converted else {}
+    hist = pd.DataFrame({"bucket": buckets.label,
+                         "checkouts": [int(per_bucket.get(b, 0)) for b in buckets.hours_bucket]})
     return stats, hist[hist.checkouts > 0].reset_index(drop=True)
+
+
+def _bucket_case(buckets: pd.DataFrame) -> tuple[str, list]:
+    """hours_to_convert's bucket number, as a CASE over the seed's rows (bounds as parameters)."""
+    whens, params = [], []
+    for b in buckets.itertuples():
+        if pd.isna(b.to_hours):
+            whens.append("WHEN hours_to_convert >= ? THEN ?")
+            params += [b.from_hours, b.hours_bucket]
+        else:
+            whens.append("WHEN hours_to_convert >= ? AND hours_to_convert < ? THEN ?")
+            params += [b.from_hours, b.to_hours, b.hours_bucket]
+    return f"CASE {' '.join(whens)} END", params
 
 
 def time_to_convert(f: Filters) -> tuple[dict, pd.DataFrame]:

@@ -18,7 +18,7 @@ from pipelines.speedups.fast_dbt import FastDbtCliResource
 from tests.conftest import CLEAN_LANDING
 
 TABLES = ("marts.kpi_daily", "marts.kpi_weekly", "marts.kpi_monthly", "marts.funnel_steps", "marts.fct_checkouts",
-          "marts.fct_orders", "marts.dash_dropoffs", "marts.dash_payment_failures", "marts.dash_time_to_convert")
+          "marts.fct_orders", "marts.dash_dropoffs", "marts.dash_payment_failures", "marts.dash_checkout_steps")
 
 
 def _rows(path, table: str) -> list[tuple]:

@@ -22,7 +22,7 @@ WATERMARK_COLUMNS = ("_inputs_loaded_at",)
 PUBLIC_TABLES = (
     "kpi_daily", "kpi_weekly", "kpi_monthly", "funnel_steps", "fct_checkouts", "fct_orders", "warehouse_as_of",
     "kpi_targets", "dash_funnel_daily", "dash_dropoffs", "dash_payment_failures", "dash_interventions",
-    "dash_time_to_convert", "dash_latest_interventions", "dash_checkout_steps",
+    "dash_latest_interventions", "dash_checkout_steps",
 )
 
 

@@ -55,7 +55,7 @@ def test_one_connection_per_version_reused_by_every_query(use_published, pool):
     data.status()
     data.kpis("week")
     data.funnel_totals(data.Filters(*data.dimension_values()["cohort_dates"]))
-    assert connections.has_table("marts", "dash_time_to_convert") and not connections.has_table("marts", "nope")
+    assert connections.has_table("marts", "dash_checkout_steps") and not connections.has_table("marts", "nope")
     assert pool == [str(use_published)]
 
 

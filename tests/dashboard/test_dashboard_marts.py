@@ -1,5 +1,5 @@
-"""The marts that keep every dashboard query off the fact tables (dash_time_to_convert,
-dash_latest_interventions): they give exactly what the pages used to compute from fct_checkouts and
+"""The marts that keep every dashboard query off the fact tables (dash_checkout_steps' hours to
+convert, dash_latest_interventions): they give exactly what the pages used to compute from fct_checkouts and
 fct_orders, on the page (AppTest) and through dashboards.data, for any filter."""
 
 from __future__ import annotations
@@ -86,28 +86,36 @@ def fresh_data(monkeypatch):
 
 @pytest.fixture
 def without_new_marts(writable_copy, monkeypatch):
-    """A published copy from before the new marts (the dashboard falls back to the facts)."""
+    """A published copy from before dash_latest_interventions (the dashboard falls back to fct_orders)."""
     con = duckdb.connect(str(writable_copy))
-    con.execute("DROP TABLE marts.dash_time_to_convert; DROP TABLE marts.dash_latest_interventions")
+    con.execute("DROP TABLE marts.dash_latest_interventions")
     con.close()
     return writable_copy
 
 
-def test_time_to_convert_mart_has_one_row_per_converted_checkout(published):
-    mart = _read(published, "SELECT * FROM marts.dash_time_to_convert ORDER BY cohort_date, hours_to_convert")
-    facts = _read(published, """SELECT CAST(started_at AS DATE) AS cohort_date, hours_to_convert
-                                 FROM marts.fct_checkouts WHERE converted ORDER BY 1, 2""")
-    assert len(mart) == len(facts) == 10
-    assert mart.hours_to_convert.tolist() == facts.hours_to_convert.tolist()
-    assert mart.cohort_date.tolist() == facts.cohort_date.tolist()
-    # The buckets are the seed's: from_hours <= h < to_hours (hours 1, 6, 24, 72, 168, 336 as bounds).
-    assert mart.hours_bucket.tolist() == [
-        0 if h < 1 else 1 if h < 6 else 2 if h < 24 else 3 if h < 72 else 4 if h < 168 else 5 if h < 336 else 6
-        for h in mart.hours_to_convert]
+def test_checkout_steps_carry_the_hours_to_convert_of_fct_checkouts(published):
+    steps = _read(published, """SELECT checkout_id, cohort_date, reached_step, hours_to_convert
+                                FROM marts.dash_checkout_steps ORDER BY checkout_id""")
+    facts = _read(published, """SELECT checkout_id, CAST(started_at AS DATE) AS cohort_date, reached_step,
+                                       hours_to_convert FROM marts.fct_checkouts ORDER BY checkout_id""")
+    assert (steps.reached_step == 6).sum() == steps.hours_to_convert.notna().sum() == 10
+    pd.testing.assert_frame_equal(steps, facts)
     labels = _read(published, "SELECT label FROM marts.time_to_convert_buckets ORDER BY hours_bucket").label
     assert labels.tolist() == ["< 1 h", "1-6 h", "6-24 h", "1-3 days", "3-7 days", "7-14 days", "14 days or more"]
-    assert set(mart.columns) == {"cohort_date", "plan", "deployment", "country", "device", "is_new_customer",
-                                 "hours_to_convert", "hours_bucket"}
+
+
+def test_time_to_convert_buckets_follow_the_seed(fresh_data, writable_copy, monkeypatch):
+    """The histogram's bounds and labels are the seed's rows: edited there, the page follows."""
+    con = duckdb.connect(str(writable_copy))
+    con.execute("""DELETE FROM marts.time_to_convert_buckets WHERE hours_bucket > 1;
+                   UPDATE marts.time_to_convert_buckets SET to_hours = NULL, label = '1 h or more'
+                   WHERE hours_bucket = 1""")
+    con.close()
+    monkeypatch.setenv("FUNNEL_PUBLISHED", str(writable_copy))
+    f = FILTERS[1]  # k05 (720 h), k07 (2.67 h), k09 (0.68 h)
+    stats, hist = data.time_to_convert(f)
+    assert int(stats["converted"]) == 3
+    assert hist.bucket.tolist() == ["< 1 h", "1 h or more"] and hist.checkouts.tolist() == [1, 2]
 
 
 @pytest.mark.parametrize("f", FILTERS, ids=range(len(FILTERS)))
