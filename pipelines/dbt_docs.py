@@ -13,23 +13,51 @@ docs step failed, a metrics-only change, which no run rebuilds, an upgrade). Run
 publish nothing, so they leave the site as it is. dbt reads the published copy through the profile's
 read-only `published` target, so the catalog (column types) is that of the tables readers see, and it
 never blocks a run or a reader.
+
+The catalog holds no row statistics on DuckDB: only what `catalog_key` hashes (the published copy's
+relations and columns, the manifest's relation names, dbt's versions and catalog macros). A run whose
+key equals the one stored beside the installed catalog (`.catalog-key` in the site) keeps that catalog
+and installs only its new manifest: most runs add rows, not columns, and skip dbt altogether.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import http.server
+import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
 
 from pipelines.core.settings import DBT_PROJECT_DIR, Settings
+from pipelines.core.warehouse import connect
 from pipelines.dbt_build import project_files
 from pipelines.engines.build import scoped_environ
 from pipelines.metrics import dbt_environment, dbt_target, semantic_target_path
 
 # What the site is: dbt's page and the two artifacts it loads.
 SITE_FILES = ("index.html", "manifest.json", "catalog.json")
+CATALOG_KEY = ".catalog-key"  # in the site: catalog_key of the installed catalog.json
+
+# What dbt-duckdb's catalog macro (duckdb__get_catalog) reads of the published copy's own database:
+# every table, view and column with its type and comment, hashed in one query.
+_CATALOG_STATE_SQL = """
+WITH relations AS (
+    SELECT schema_name, table_name AS name, 'BASE TABLE' AS type, comment FROM duckdb_tables()
+    WHERE database_name = current_database()
+    UNION ALL
+    SELECT schema_name, view_name, 'VIEW', comment FROM duckdb_views() WHERE database_name = current_database()
+), columns AS (
+    SELECT schema_name, table_name, column_index, column_name, data_type, comment FROM duckdb_columns()
+    WHERE database_name = current_database()
+)
+SELECT current_database(),
+       (SELECT md5(string_agg(to_json(r)::VARCHAR, chr(10) ORDER BY r.schema_name, r.name)) FROM relations r),
+       (SELECT md5(string_agg(to_json(c)::VARCHAR, chr(10) ORDER BY c.schema_name, c.table_name, c.column_index))
+        FROM columns c)
+"""
 
 
 class DocsSiteError(RuntimeError):
@@ -64,12 +92,48 @@ def generate_site(settings: Settings, run_manifest: Path | None = None) -> Path:
         # The metrics' folder: its partial-parse cache spares most of the parse.
         target = semantic_target_path(settings.warehouse)
         _docs_generate(settings, target, None)
-        _install(site, target / "manifest.json", target)
+        _install(site, target / "manifest.json", target / "catalog.json", catalog_key(settings, target / "manifest.json"))
+        return site
+    key = catalog_key(settings, run_manifest)
+    if _installed_key(site) == key:
+        from dbt.task.docs import DOCS_INDEX_FILE_PATH
+
+        _install(site, run_manifest, None, key, Path(DOCS_INDEX_FILE_PATH))
         return site
     with tempfile.TemporaryDirectory(dir=site.parent, prefix=f".{site.name}-") as folder:
         _docs_generate(settings, Path(folder), _load_manifest(run_manifest))
-        _install(site, run_manifest, Path(folder))
+        _install(site, run_manifest, Path(folder) / "catalog.json", key)
     return site
+
+
+def catalog_key(settings: Settings, manifest: Path) -> str:
+    """A hash of everything `dbt docs generate` puts in catalog.json but its timestamps and invocation
+    id: the published copy's relations and columns (_CATALOG_STATE_SQL), the manifest's nodes and
+    sources as dbt matches them to relations, its catalog macros, dbt's versions and the
+    DBT_ENV_CUSTOM_ENV_ variables (the catalog's metadata.env)."""
+    from importlib.metadata import version
+
+    with connect(settings.published, read_only=True) as con:
+        state = con.execute(_CATALOG_STATE_SQL).fetchall()[0]
+    parsed = json.loads(manifest.read_bytes())
+    relations = sorted(
+        (unique_id, node["resource_type"], node.get("database"), node.get("schema"),
+         node.get("identifier") or node.get("alias"), node.get("config", {}).get("materialized"))
+        for unique_id, node in [*parsed["nodes"].items(), *parsed["sources"].items()]
+    )
+    macros = sorted((m["unique_id"], m["macro_sql"]) for m in parsed["macros"].values() if "catalog" in m["name"])
+    with scoped_environ(dbt_environment(settings)):
+        custom = sorted((k, v) for k, v in os.environ.items() if k.startswith("DBT_ENV_CUSTOM_ENV_"))
+    content = [list(state), relations, macros, version("dbt-core"), version("dbt-duckdb"), custom]
+    return hashlib.sha256(json.dumps(content).encode()).hexdigest()
+
+
+def _installed_key(site: Path) -> str | None:
+    """The key of the site's catalog.json; None when either is missing."""
+    key = site / CATALOG_KEY
+    if not (key.exists() and (site / "catalog.json").exists()):
+        return None
+    return key.read_text().strip()
 
 
 def _names_the_published_tables(settings: Settings) -> bool:
@@ -117,18 +181,25 @@ def _docs_generate(settings: Settings, target: Path, manifest) -> None:
         raise DocsSiteError(f"`dbt docs generate` on the published copy failed:\n{detail}")
 
 
-def _install(site: Path, manifest: Path, target: Path) -> None:
-    """The site's files from dbt's `target` folder (and `manifest`), each replaced whole (a server may be
-    reading it); index.html last: the site is stale until every file is in place."""
-    sources = {"manifest.json": manifest, "catalog.json": target / "catalog.json", "index.html": target / "index.html"}
+def _install(site: Path, manifest: Path, catalog: Path | None, key: str, index: Path | None = None) -> None:
+    """The site's files, each replaced whole (a server may be reading it): `manifest`, `catalog` (None:
+    keep the installed one, whose key is `key`) and dbt's page (default: beside the catalog); index.html
+    last: the site is stale until every file is in place. The key is dropped while the catalog changes."""
+    sources = {"manifest.json": manifest, "catalog.json": catalog, "index.html": index or catalog.with_name("index.html")}
+    if catalog is not None:
+        (site / CATALOG_KEY).unlink(missing_ok=True)
     for name in reversed(SITE_FILES):
+        if sources[name] is None:
+            continue
         staged = site / f".{name}.new"
         shutil.copyfile(sources[name], staged)
         staged.replace(site / name)
+    if catalog is not None:
+        (site / CATALOG_KEY).write_text(key)
 
 
 def docs_server(site: Path, host: str, port: int) -> http.server.ThreadingHTTPServer:
-    """An HTTP server of the site's folder (only SITE_FILES are in it), quiet: no line per request."""
+    """An HTTP server of the site's folder (SITE_FILES and the catalog's key, a hash), quiet: no line per request."""
 
     class SiteHandler(http.server.SimpleHTTPRequestHandler):
         def log_message(self, format, *args):

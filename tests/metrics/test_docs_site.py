@@ -17,7 +17,14 @@ import yaml
 
 from pipelines.core.settings import Settings, dbt_target_path
 from pipelines.core.warehouse import connect
-from pipelines.dbt_docs import docs_server, docs_site_path, generate_site, site_is_stale
+from pipelines.dbt_docs import (
+    CATALOG_KEY,
+    catalog_key,
+    docs_server,
+    docs_site_path,
+    generate_site,
+    site_is_stale,
+)
 from tests.conftest import CLEAN_LANDING
 
 DBT = Path(__file__).resolve().parents[2] / "dbt_project"
@@ -82,12 +89,13 @@ def test_each_run_builds_the_site_the_next_day_refreshes_it_and_a_failure_only_w
     # The run's build manifest: every model compiled, with no parse of its own.
     assert manifest["nodes"]["model.checkout_funnel.fct_checkouts"]["compiled_code"]
 
-    # One more day: the next run builds the site again from its own build and the new published copy.
+    # One more day: the next run installs its own build's manifest; the published copy's tables and
+    # columns are the same, so it keeps the catalog dbt wrote the first day (its timestamp says so).
     (landing / "checkout_events" / "events-9.jsonl").write_text(NEW_DAY)
     run_pipeline(settings)
     assert _built_after_publishing(settings)
     manifest_2, catalog_2 = _site(settings)
-    assert catalog_2["metadata"]["generated_at"] > catalog["metadata"]["generated_at"]
+    assert catalog_2 == catalog
     assert manifest_2["metadata"]["invocation_id"] != manifest["metadata"]["invocation_id"]
     _assert_documents_the_published_copy(settings)
 
@@ -107,6 +115,71 @@ def test_each_run_builds_the_site_the_next_day_refreshes_it_and_a_failure_only_w
     assert _built_after_publishing(settings)
     _assert_documents_the_published_copy(settings)
     assert _site(settings)[1]["metadata"]["generated_at"] > catalog_2["metadata"]["generated_at"]
+
+
+def _without_run_metadata(catalog: dict) -> dict:
+    """The catalog but when and by which invocation dbt wrote it."""
+    metadata = {k: v for k, v in catalog["metadata"].items()
+                if k not in ("generated_at", "invocation_id", "invocation_started_at")}
+    return {**catalog, "metadata": metadata}
+
+
+def test_the_catalog_is_reused_while_the_published_schema_is_the_same_and_regenerated_when_not(
+        conformance_warehouse, tmp_path):
+    built = conformance_warehouse.settings
+    shutil.copyfile(built.published, tmp_path / "warehouse.published.duckdb")
+    settings = built.with_(warehouse=tmp_path / "warehouse.duckdb",
+                           published_copy=tmp_path / "warehouse.published.duckdb")
+    manifest = dbt_target_path(built.warehouse) / "manifest.json"
+    site = docs_site_path(settings.warehouse)
+    generate_site(settings, manifest)
+    generated = _site(settings)[1]
+    assert (site / CATALOG_KEY).read_text() == catalog_key(settings, manifest)
+
+    # Same schema: the installed catalog stays (same timestamp), and it is what dbt would write now.
+    generate_site(settings, manifest)
+    reused = _site(settings)[1]
+    assert reused == generated
+    (site / CATALOG_KEY).unlink()
+    generate_site(settings, manifest)
+    fresh = _site(settings)[1]
+    assert fresh["metadata"]["generated_at"] > reused["metadata"]["generated_at"]
+    assert _without_run_metadata(fresh) == _without_run_metadata(reused)
+    _assert_documents_the_published_copy(settings)
+
+    # A column added to a published table: dbt reads the catalog again and lists it.
+    with connect(settings.published) as con:
+        con.execute("ALTER TABLE marts.fct_checkouts ADD COLUMN reviewed BOOLEAN")
+    generate_site(settings, manifest)
+    added = _site(settings)[1]
+    assert added["metadata"]["generated_at"] > fresh["metadata"]["generated_at"]
+    columns = added["nodes"]["model.checkout_funnel.fct_checkouts"]["columns"]
+    assert list(columns)[-1] == "reviewed" and columns["reviewed"]["type"] == "BOOLEAN"
+    _assert_documents_the_published_copy(settings)
+
+    # A missing catalog, or a missing key: dbt again.
+    (site / "catalog.json").unlink()
+    generate_site(settings, manifest)
+    assert _site(settings)[1]["metadata"]["generated_at"] > added["metadata"]["generated_at"]
+
+
+def test_the_catalog_key_covers_the_manifests_relations_and_the_column_types(conformance_warehouse, tmp_path):
+    built = conformance_warehouse.settings
+    manifest = dbt_target_path(built.warehouse) / "manifest.json"
+    key = catalog_key(built, manifest)
+    assert catalog_key(built, manifest) == key
+    # A model published under another name: dbt would match another relation to it.
+    renamed = json.loads(manifest.read_text())
+    renamed["nodes"]["model.checkout_funnel.fct_checkouts"]["alias"] = "fct_checkouts_v2"
+    (tmp_path / "manifest.json").write_text(json.dumps(renamed))
+    assert catalog_key(built, tmp_path / "manifest.json") != key
+    # A column's type changed in the published copy.
+    shutil.copyfile(built.published, tmp_path / "warehouse.published.duckdb")
+    copy = built.with_(published_copy=tmp_path / "warehouse.published.duckdb")
+    assert catalog_key(copy, manifest) == key
+    with connect(copy.published) as con:
+        con.execute("ALTER TABLE marts.fct_checkouts ALTER started_at TYPE VARCHAR")
+    assert catalog_key(copy, manifest) != key
 
 
 def test_a_published_copy_of_another_database_name_is_still_catalogued(conformance_warehouse, tmp_path):
