@@ -55,13 +55,20 @@ def _next_day(previous: Path, landing: Path, day: date, prefix: str, checkouts_p
                                  day.isoformat(), "--id-prefix", prefix]))
 
 
+def _covers(generation: Path, days: int, end: date) -> bool:
+    """Whether the landing data of `generation` spans `days` days ending on `end` (else it is written again)."""
+    last = json.loads(generation.read_text())
+    return last.get("days") == days and last.get("end_date") == end.isoformat()
+
+
 def prepare_data(case_dir: Path, events: int, fmt: str, days: int, end: date, skip_generate: bool) -> dict:
     """`landing` (days of history ending on `end`), `landing_plus1` (the same + the next day) and
     `landing_plus2` (+ the day after: the second day after a full run is a daily run's steady state)."""
     base, plus1, plus2 = case_dir / "landing", case_dir / "landing_plus1", case_dir / "landing_plus2"
     checkouts_per_day = max(1, round(events / days / EVENTS_PER_CHECKOUT))
     info: dict = {"checkouts_per_day": checkouts_per_day, "days": days, "end_date": end.isoformat()}
-    if not (skip_generate and (base / "_generation.json").exists()):
+    generated = base / "_generation.json"
+    if not (skip_generate and generated.exists() and _covers(generated, days, end)):
         shutil.rmtree(case_dir, ignore_errors=True)
         case_dir.mkdir(parents=True)
         parts = -(-events // GENERATE_PART_EVENTS)

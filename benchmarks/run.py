@@ -1,7 +1,8 @@
 """The benchmark: `make bench` / `python -m benchmarks.run [options]`. See docs/performance.md.
 
 For every size x format it generates landing data with `funnel generate` (365 days, ~3.6 events per
-checkout), then measures on this machine, each in a fresh process whose whole process tree's RSS is
+checkout; with --history-grows a bigger size keeps the first size's events per day over more days),
+then measures on this machine, each in a fresh process whose whole process tree's RSS is
 sampled from /proc (peak memory):
 
 - floor       benchmarks/floor.sql: the same public marts in one plain DuckDB script;
@@ -139,7 +140,7 @@ def run_case(workdir: Path, events: int, fmt: str, args) -> dict:
     case_dir = workdir / label
     print(f"== {label}: preparing data", flush=True)
     case: dict = {"label": label, "size": events, "format": fmt}
-    case["data"] = prepare_data(case_dir, events, fmt, args.days, args.end_date, args.skip_generate)
+    case["data"] = prepare_data(case_dir, events, fmt, args.days_of[events], args.end_date, args.skip_generate)
     landing, plus1, plus2 = case_dir / "landing", case_dir / "landing_plus1", case_dir / "landing_plus2"
     logs = case_dir / "logs"
     profile_dir = case_dir / "profiles" if args.profile else None
@@ -238,6 +239,12 @@ def parse_sizes(text: str) -> list[int]:
     return sizes
 
 
+def history_days(sizes: list[int], days: int, grows: bool) -> dict[int, int]:
+    """Days of history per size: `days` each, or (`grows`) the first size's events per day kept, so a
+    size covers `days` x size / first size days."""
+    return {events: round(days * events / sizes[0]) if grows else days for events in sizes}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1M,10M,30M",
@@ -247,6 +254,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-generate", action="store_true", help="reuse the landing data in --workdir")
     parser.add_argument("--quick", action="store_true", help="tiny data (2,000 events over 14 days), for the tests")
     parser.add_argument("--days", type=int, default=None, help="days of history (default 365; --quick: 14)")
+    parser.add_argument("--history-grows", action="store_true",
+                        help="every size keeps the first size's events per day over --days days; a bigger size "
+                             "covers proportionally more days (10M,30M: 365 and 1,095 days), so one more day is "
+                             "the same size in every case and only the history grows")
     parser.add_argument("--end-date", type=date.fromisoformat, default=None,
                         help="last day of the history (default: 3 days ago, UTC)")
     parser.add_argument("--window-days", type=int, default=30)
@@ -263,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         sizes = parse_sizes(args.sizes)
     args.days = args.days or 365
+    args.days_of = history_days(sizes, args.days, args.history_grows)
     args.dashboard_reps = args.dashboard_reps or 20
     args.end_date = args.end_date or (datetime.now(UTC).date() - timedelta(days=3))
     args.measure = {m.strip() for m in args.measure.split(",") if m.strip()}
@@ -275,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     started = datetime.now(UTC)
     results = {"started_at": started.isoformat(), "machine": machine(), "targets": TARGETS,
                "options": {"sizes": sizes, "formats": formats, "workdir": str(args.workdir), "days": args.days,
+                           "history_grows": args.history_grows,
                            "end_date": args.end_date.isoformat(), "window_days": args.window_days,
                            "dashboard_reps": args.dashboard_reps, "quick": args.quick,
                            "measure": sorted(args.measure)}, "cases": []}

@@ -98,6 +98,13 @@ def test_sizes_accept_suffixes():
     assert parse_sizes("2000,2.5k") == [2000, 2500]
 
 
+def test_history_grows_keeps_the_daily_rate():
+    from benchmarks.run import history_days
+
+    assert history_days([10_000_000, 30_000_000], 365, grows=True) == {10_000_000: 365, 30_000_000: 1095}
+    assert history_days([10_000_000, 30_000_000], 365, grows=False) == {10_000_000: 365, 30_000_000: 365}
+
+
 def test_a_one_more_day_run_is_split_into_its_parts(tmp_path):
     run = {"wall_seconds": 20.0, "dagster_steps": {
         "ingest_landing": 2.0, "dbt_models": 9.0, "mart_checks": 3.0, "(dagster run, all steps)": 16.0}}
