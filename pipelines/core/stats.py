@@ -42,7 +42,9 @@ class ProportionTest:
 
 def two_proportion_test(successes_a, trials_a, successes_b, trials_b, level: float = 0.95) -> ProportionTest:
     """Two-sided pooled two-proportion z-test with the spec's minimum-sample rule."""
-    from scipy.stats import norm
+    # The normal tail as scipy.stats.norm.sf computes it (ndtr(-z)), without importing scipy.stats
+    # (~0.5 s: the brief step of every run paid it).
+    from scipy.special import ndtr
 
     xa, na, xb, nb = (np.asarray(v, dtype=float) for v in (successes_a, trials_a, successes_b, trials_b))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -50,7 +52,7 @@ def two_proportion_test(successes_a, trials_a, successes_b, trials_b, level: flo
         standard_error = np.sqrt(pooled * (1 - pooled) * (1 / na + 1 / nb))
         z = (xa / na - xb / nb) / standard_error
         z = np.where(standard_error > 0, z, 0.0)
-        p_value = 2 * norm.sf(np.abs(z))
+        p_value = 2 * ndtr(-np.abs(z))
     has_verdict = (na >= MIN_DENOMINATOR) & (nb >= MIN_DENOMINATOR) & (xa >= MIN_NUMERATOR) & (xb >= MIN_NUMERATOR)
     significant = has_verdict & (p_value < 1 - level)
     return ProportionTest(z=z, p_value=p_value, has_verdict=has_verdict, significant=significant)
