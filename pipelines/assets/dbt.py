@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
+import duckdb
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -95,6 +96,20 @@ def nothing_to_build(warehouse: WarehouseResource, conversion_window_days: int) 
         return unbuilt_reason(con, warehouse.path, build_fingerprint(conversion_window_days)) is None
 
 
+def broken_column_rules(manifest: dict, run_results: dict, con: duckdb.DuckDBPyConnection) -> list[str]:
+    """`<model>.<column> <rule>: <n> row(s)` for every rule a failed `column_rules` test of a DuckDB
+    build found (dbt_project/tests/generic/column_rules.sql: its failing rows are the broken rules).
+    dbt says only the test and how many rules broke: the test's compiled query runs again here."""
+    nodes = manifest["nodes"]
+    return [
+        f"{nodes[result['unique_id']]['attached_node'].split('.')[-1]}.{column} {rule}: {rows} row(s)"
+        for result in run_results["results"]
+        if result["status"] == "fail"
+        and nodes.get(result["unique_id"], {}).get("test_metadata", {}).get("name") == "column_rules"
+        for column, rule, rows in con.execute(result["compiled_code"]).fetchall()
+    ]
+
+
 @dbt_assets(manifest=DBT_PROJECT.manifest_path, project=DBT_PROJECT, dagster_dbt_translator=TRANSLATOR)
 def dbt_models(
     context: dg.AssetExecutionContext, config: DbtRunConfig, dbt: DbtCliResource, warehouse: WarehouseResource
@@ -114,4 +129,14 @@ def dbt_models(
         if full_refresh:
             context.log.info(f"full refresh: {reason}")
         args = dbt_build_args(config.conversion_window_days, full_refresh)
-        yield from dbt.cli(args, context=context, target_path=dbt_target_path(warehouse.path)).stream()
+        invocation = dbt.cli(args, context=context, target_path=dbt_target_path(warehouse.path), raise_on_error=False)
+        yield from invocation.stream()
+        error = invocation.get_error()
+        if error is None:
+            return
+        with warehouse.connect(read_only=True) as con:
+            broken = broken_column_rules(invocation.manifest, invocation.get_artifact("run_results.json"), con)
+        if broken:
+            # The step's first line is what `funnel run` prints (pipelines/hooks.py failure_lines).
+            raise dg.Failure(description=f"dbt tests failed: {'; '.join(broken)}\n\n{error}") from error
+        raise error

@@ -15,11 +15,10 @@
 {%- for column, bounds in accepted_range.items() -%}
     {%- set low = bounds.get('min_value') -%}
     {%- set high = bounds.get('max_value') -%}
-    {%- set outside = [] -%}
-    {%- if low is not none %}{% do outside.append(column ~ ' < ' ~ low) %}{% endif -%}
-    {%- if high is not none %}{% do outside.append(column ~ ' > ' ~ high) %}{% endif -%}
-    {%- do rules.append((column, 'accepted_range [' ~ (low if low is not none else '') ~ ', ' ~ (high if high is not none else '') ~ ']',
-                         '(' ~ outside | join(' or ') ~ ')')) -%}
+    {%- set inside, outside = [], [] -%}
+    {%- if low is not none %}{% do inside.append('>= ' ~ low) %}{% do outside.append(column ~ ' < ' ~ low) %}{% endif -%}
+    {%- if high is not none %}{% do inside.append('<= ' ~ high) %}{% do outside.append(column ~ ' > ' ~ high) %}{% endif -%}
+    {%- do rules.append((column, 'accepted_range ' ~ inside | join(' and '), '(' ~ outside | join(' or ') ~ ')')) -%}
 {%- endfor -%}
 {%- for column, accepted in accepted_values.items() -%}
     {%- set quote = accepted.get('quote', true) -%}
