@@ -92,7 +92,9 @@ def generate_site(settings: Settings, run_manifest: Path | None = None) -> Path:
         # The metrics' folder: its partial-parse cache spares most of the parse.
         target = semantic_target_path(settings.warehouse)
         _docs_generate(settings, target, None)
-        _install(site, target / "manifest.json", target / "catalog.json", catalog_key(settings, target / "manifest.json"))
+        # No key: it must be taken before dbt reads the copy (a run may publish meanwhile), and this
+        # manifest exists only after; the next run generates the catalog again and keys it.
+        _install(site, target / "manifest.json", target / "catalog.json", None)
         return site
     key = catalog_key(settings, run_manifest)
     if _installed_key(site) == key:
@@ -181,10 +183,11 @@ def _docs_generate(settings: Settings, target: Path, manifest) -> None:
         raise DocsSiteError(f"`dbt docs generate` on the published copy failed:\n{detail}")
 
 
-def _install(site: Path, manifest: Path, catalog: Path | None, key: str, index: Path | None = None) -> None:
+def _install(site: Path, manifest: Path, catalog: Path | None, key: str | None, index: Path | None = None) -> None:
     """The site's files, each replaced whole (a server may be reading it): `manifest`, `catalog` (None:
     keep the installed one, whose key is `key`) and dbt's page (default: beside the catalog); index.html
-    last: the site is stale until every file is in place. The key is dropped while the catalog changes."""
+    last: the site is stale until every file is in place. The key is dropped while the catalog changes,
+    then written when given."""
     sources = {"manifest.json": manifest, "catalog.json": catalog, "index.html": index or catalog.with_name("index.html")}
     if catalog is not None:
         (site / CATALOG_KEY).unlink(missing_ok=True)
@@ -194,7 +197,7 @@ def _install(site: Path, manifest: Path, catalog: Path | None, key: str, index: 
         staged = site / f".{name}.new"
         shutil.copyfile(sources[name], staged)
         staged.replace(site / name)
-    if catalog is not None:
+    if catalog is not None and key is not None:
         (site / CATALOG_KEY).write_text(key)
 
 
