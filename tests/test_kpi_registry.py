@@ -44,8 +44,8 @@ def test_rates_have_parts_and_other_kpis_do_not():
 
 def test_the_seed_of_targets_names_only_registry_kpis_and_accepts_exactly_them():
     doc = yaml.safe_load((DBT / "seeds" / "kpi_targets.yml").read_text())
-    [column] = [c for c in doc["seeds"][0]["columns"] if c["name"] == "kpi_name"]
-    [accepted] = [t["accepted_values"]["arguments"]["values"] for t in column["data_tests"] if "accepted_values" in t]
+    [rules] = [t["column_rules"]["arguments"] for t in doc["seeds"][0]["data_tests"] if "column_rules" in t]
+    accepted = rules["accepted_values"]["kpi_name"]["values"]
     assert sorted(accepted) == sorted(KPI_BY_NAME)
     with (DBT / "seeds" / "kpi_targets.csv").open() as handle:
         rows = list(csv.DictReader(handle))

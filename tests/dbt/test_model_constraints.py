@@ -93,6 +93,15 @@ BREAKS = [
      "UPDATE marts.dash_dropoffs SET stopped_at_step = 6 WHERE stopped_at_step = 1"),
     ("int_orders_current_column_rules", "int_orders_current", "version_count", "accepted_range >= 1",
      "UPDATE intermediate.int_orders_current SET version_count = 0 WHERE order_id = (SELECT max(order_id) FROM intermediate.int_orders_current)"),
+    # A seed's rules: kpi_name must be a registry KPI.
+    ("kpi_targets_column_rules", "kpi_targets", "kpi_name", "accepted_values [first_order_conversion_rate, "
+     "checkout_conversion_rate, self_service_first_order_share, manual_intervention_rate, "
+     "first_order_manual_intervention_rate, first_orders, median_hours_to_convert]",
+     "UPDATE marts.kpi_targets SET kpi_name = 'revenue' WHERE grain = 'month'"),
+    # Scoped to the latest build's rows (`where`): a row that build wrote.
+    ("dash_checkout_steps_column_rules", "dash_checkout_steps", "payment_failures", NOT_NULL,
+     ("UPDATE marts.dash_checkout_steps SET payment_failures = NULL WHERE checkout_id = "
+      "(SELECT max(checkout_id) FROM marts.dash_checkout_steps)")),
 ]
 TESTS = sorted({test for test, *_ in BREAKS})
 
@@ -150,8 +159,9 @@ def test_dbt_test_fails_on_each_break_naming_the_model(broken_run):
     for name, model, column, rule, _ in BREAKS:
         # dbt's error: "Failure in test <name> (models/<layer>/<model>.yml)"; a key test's name holds
         # the column, a column_rules test's failing rows name it (next test).
-        folder = "intermediate" if model.startswith("int_") else "marts/dashboard" if model.startswith("dash_") else "marts"
-        assert f"Failure in test {name} (models/{folder}/{model}.yml)" in proc.stdout, (name, proc.stdout[-4000:])
+        folder = ("seeds" if model == "kpi_targets" else "models/intermediate" if model.startswith("int_")
+                  else "models/marts/dashboard" if model.startswith("dash_") else "models/marts")
+        assert f"Failure in test {name} ({folder}/{model}.yml)" in proc.stdout, (name, proc.stdout[-4000:])
         assert rule or column in name
 
 
