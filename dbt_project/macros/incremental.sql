@@ -66,13 +66,14 @@
 {%- endmacro %}
 
 
-{#- Post-hook of int_customers_first_ordered: a build writes a row for every affected customer, with
-    a NULL first_order_id for one left without a placed order (its old row is replaced by
-    delete+insert on customer_id, which deletes only the keys it inserts); the placeholders are
-    deleted here, before the build commits, so no reader and no test sees them. -#}
-{% macro delete_customers_without_placed_order() -%}
+{#- Post-hook of an incremental model whose build writes a placeholder row for a key that must go
+    (delete+insert deletes only the keys it inserts): the rows matching `condition` are deleted here,
+    before the build commits, so no reader and no test sees them. int_customers_first_ordered: a
+    customer left without a placed order (NULL first_order_id); dash_funnel_daily: a group left
+    without checkouts. -#}
+{% macro delete_placeholders(condition) -%}
     {%- if config.get('materialized') == 'incremental' -%}
-    delete from {{ this }} where first_order_id is null
+    delete from {{ this }} where {{ condition }}
     {%- endif -%}
 {%- endmacro %}
 

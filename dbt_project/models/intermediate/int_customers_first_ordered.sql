@@ -14,7 +14,7 @@
     unique_key='customer_id',
     incremental_strategy='delete+insert',
     on_schema_change='fail',
-    post_hook="{{ delete_customers_without_placed_order() }}",
+    post_hook="{{ delete_placeholders('first_order_id is null') }}",
 ) }}
 
 with

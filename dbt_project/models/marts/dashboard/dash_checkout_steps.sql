@@ -16,6 +16,9 @@
 -- only the newest blocks' date range. Rebuilding the table whole and publishing it whole cost
 -- ~3 s of one more day at 10M events. Spark: a table (no deletes).
 -- Portable SQL: runs on DuckDB, PostgreSQL and Spark.
+-- Built after dash_funnel_daily, which reads the previous version of the checkouts this build
+-- rewrites from here (it is maintained by difference):
+-- depends_on: {{ ref('dash_funnel_daily') }}
 {{ config(
     materialized=incremental_or_table(),
     unique_key='checkout_id',
