@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.core.kpis import KPIS
 from pipelines.core.settings import dbt_target_path
 from pipelines.core.warehouse import connect
 from tests.conftest import copy_warehouse
@@ -94,9 +95,7 @@ BREAKS = [
     ("int_orders_current_column_rules", "int_orders_current", "version_count", "accepted_range >= 1",
      "UPDATE intermediate.int_orders_current SET version_count = 0 WHERE order_id = (SELECT max(order_id) FROM intermediate.int_orders_current)"),
     # A seed's rules: kpi_name must be a registry KPI.
-    ("kpi_targets_column_rules", "kpi_targets", "kpi_name", "accepted_values [first_order_conversion_rate, "
-     "checkout_conversion_rate, self_service_first_order_share, manual_intervention_rate, "
-     "first_order_manual_intervention_rate, first_orders, median_hours_to_convert]",
+    ("kpi_targets_column_rules", "kpi_targets", "kpi_name", f"accepted_values [{', '.join(k.name for k in KPIS)}]",
      "UPDATE marts.kpi_targets SET kpi_name = 'revenue' WHERE grain = 'month'"),
     # Scoped to the latest build's rows (`where`): a row that build wrote.
     ("dash_checkout_steps_column_rules", "dash_checkout_steps", "payment_failures", NOT_NULL,
