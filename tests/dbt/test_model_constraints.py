@@ -152,15 +152,17 @@ def test_the_kits_build_passed_these_tests(broken_run):
 
 
 def test_dbt_test_fails_on_each_break_naming_the_model(broken_run):
-    _, proc, results, *_ = broken_run
+    _, proc, results, manifest, *_ = broken_run
     assert proc.returncode == 1, proc.stdout[-4000:]
     assert _statuses(results) == dict.fromkeys(TESTS, "fail"), proc.stdout[-4000:]
+    # Where each test is declared, as dbt knows it: the yml of the model (or seed) it belongs to.
+    declared = {node["name"]: node["original_file_path"] for node in manifest["nodes"].values()
+                if node["resource_type"] == "test"}
     for name, model, column, rule, _ in BREAKS:
-        # dbt's error: "Failure in test <name> (models/<layer>/<model>.yml)"; a key test's name holds
-        # the column, a column_rules test's failing rows name it (next test).
-        folder = ("seeds" if model == "kpi_targets" else "models/intermediate" if model.startswith("int_")
-                  else "models/marts/dashboard" if model.startswith("dash_") else "models/marts")
-        assert f"Failure in test {name} ({folder}/{model}.yml)" in proc.stdout, (name, proc.stdout[-4000:])
+        # dbt's error: "Failure in test <name> (<the model's yml>)"; a key test's name holds the
+        # column, a column_rules test's failing rows name it (next test).
+        assert declared[name].endswith(f"/{model}.yml"), (name, declared[name])
+        assert f"Failure in test {name} ({declared[name]})" in proc.stdout, (name, proc.stdout[-4000:])
         assert rule or column in name
 
 

@@ -15,9 +15,10 @@
 -- full_refresh_reason: the facts carry rows newer than the last published build).
 -- tests/test_incremental_marts.py compares two incremental runs with a fresh build, on DuckDB and on
 -- PostgreSQL.
+{%- set groups = ['cohort_date', 'plan', 'deployment', 'country', 'device', 'is_new_customer'] %}
 {{ config(
     materialized=incremental_or_table(),
-    unique_key=['cohort_date', 'plan', 'deployment', 'country', 'device', 'is_new_customer'],
+    unique_key=groups,
     incremental_strategy='delete+insert',
     on_schema_change='fail',
     post_hook="{{ delete_placeholders('checkouts_started = 0') }}",
@@ -45,7 +46,7 @@ with checkouts as (
     union all
 
     -- The previous version of each rewritten checkout (already coded as above).
-    select cohort_date, plan, deployment, country, device, is_new_customer, reached_step, -1 as sign
+    select {{ groups | join(', ') }}, reached_step, -1 as sign
     from {{ steps }}
     where checkout_id in (
         select checkout_id from {{ ref('fct_checkouts') }} where _inputs_loaded_at > {{ watermark(steps) }}
@@ -55,41 +56,28 @@ with checkouts as (
 
 counted as (
     select
-        cohort_date,
-        plan,
-        deployment,
-        country,
-        device,
-        is_new_customer,
+        {{ groups | join(', ') }},
         cast(sum(sign) as bigint) as checkouts_started
         {%- for column, step in step_counts %},
         cast(sum(case when reached_step >= {{ step }} then sign else 0 end) as bigint) as {{ column }}
         {%- endfor %}
     from checkouts
-    group by cohort_date, plan, deployment, country, device, is_new_customer
+    group by {{ groups | join(', ') }}
 )
 
 {%- if is_incremental() %}
 
 select
-    d.cohort_date,
-    d.plan,
-    d.deployment,
-    d.country,
-    d.device,
-    d.is_new_customer,
+    {%- for column in groups %}
+    d.{{ column }},
+    {%- endfor %}
     coalesce(t.checkouts_started, 0) + d.checkouts_started as checkouts_started
     {%- for column, _ in step_counts %},
     coalesce(t.{{ column }}, 0) + d.{{ column }} as {{ column }}
     {%- endfor %}
 from counted as d
 left join {{ this }} as t
-    on t.cohort_date = d.cohort_date
-    and t.plan = d.plan
-    and t.deployment = d.deployment
-    and t.country = d.country
-    and t.device = d.device
-    and t.is_new_customer = d.is_new_customer
+    on {% for column in groups %}t.{{ column }} = d.{{ column }}{{ ' and ' if not loop.last }}{% endfor %}
 {%- else %}
 
 select * from counted
