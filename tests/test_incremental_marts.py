@@ -6,9 +6,10 @@ without a placed order (the customer's row must disappear), a cancellation that 
 the customer's first, an order moved to another customer, an earlier checkout_started that moves a
 checkout to another cohort day with other attributes and out of its conversion window, a checkout
 entering the funnel late, a new payment_failed event (changes the drop-off marts but no column of
-fct_checkouts), and a new day. Every table of the `intermediate` and `marts` schemas must then equal,
-row for row, the tables of a single run over the same files (watermark columns aside). The same two
-loads on PostgreSQL (marked `engines`): the incremental build equals a --full-refresh build there.
+fct_checkouts), one between a checkout's new and old start, and a new day. Every table of the
+`intermediate` and `marts` schemas must then equal, row for row, the tables of a single run over the
+same files (watermark columns aside). The same two loads on PostgreSQL (marked `engines`): the
+incremental build equals a --full-refresh build there.
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ LATE_EVENTS = [
            plan="ultimate", deployment="self_managed", seats=3, country="US", device="mobile"),
     # A payment failure for k02: the drop-off marts change, fct_checkouts does not.
     _event("lt02", "payment_failed", "2026-03-02T11:30:00Z", "k02", "c02", error_code="card_declined"),
+    # A failure of k06 after its new start and before its old one: it counts from the new start on.
+    _event("lt04", "payment_failed", "2026-03-03T23:00:00Z", "k06", "c06", error_code="3ds_failed"),
     # k11 had steps but no start: it enters the funnel.
     _event("lt03", "checkout_started", "2026-03-06T10:50:00Z", "k11", "c11", **{**START, "device": "tablet"}),
     # A new day.
@@ -190,9 +193,11 @@ def test_two_runs_with_late_changes_equal_a_fresh_build(tmp_path, monkeypatch, c
     failures = _query(settings.warehouse, "SELECT checkouts, failures FROM marts.dash_payment_failures "
                                           "WHERE cohort_date = DATE '2026-03-02' AND error_code = 'card_declined'")
     assert failures == [(1, 1)]
+    assert _query(settings.warehouse, "SELECT error_code, failures FROM intermediate.int_payment_failures_counted "
+                                      "WHERE checkout_id = 'k06'") == [("3ds_failed", 1)]
     # ... and the second run was incremental: rows it did not need to touch kept their older watermark.
     for table in ("intermediate.int_orders_current", "intermediate.int_customers_first_ordered", "marts.fct_orders",
-                  "marts.fct_checkouts", "marts.dash_checkout_steps"):
+                  "marts.fct_checkouts", "marts.dash_checkout_steps", "intermediate.int_payment_failures_counted"):
         (stamps,) = _query(settings.warehouse, f"SELECT count(DISTINCT _inputs_loaded_at) FROM {table}")[0]
         assert stamps == 2, table
 
