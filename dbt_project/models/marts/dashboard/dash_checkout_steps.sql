@@ -16,9 +16,11 @@
 -- only the newest blocks' date range. Rebuilding the table whole and publishing it whole cost
 -- ~3 s of one more day at 10M events. Spark: a table (no deletes).
 -- Portable SQL: runs on DuckDB, PostgreSQL and Spark.
--- Built after dash_funnel_daily, which reads the previous version of the checkouts this build
--- rewrites from here (it is maintained by difference):
+-- Its columns: macros/checkout_counts.sql dashboard_checkout_columns. Built after dash_funnel_daily
+-- and dash_dropoffs, which read the previous version of the checkouts this build rewrites from here
+-- (they are maintained by difference, macros/checkout_counts.sql):
 -- depends_on: {{ ref('dash_funnel_daily') }}
+-- depends_on: {{ ref('dash_dropoffs') }}
 {{ config(
     materialized=incremental_or_table(),
     unique_key='checkout_id',
@@ -26,26 +28,7 @@
     on_schema_change='fail',
 ) }}
 
-select
-    cast(started_at as date) as cohort_date,
-    checkout_id,
-    customer_id,
-    started_at,
-    {{ value_or_unknown('plan') }} as plan,
-    {{ value_or_unknown('deployment') }} as deployment,
-    {{ value_or_unknown('country') }} as country,
-    {{ value_or_unknown('device') }} as device,
-    is_new_customer,
-    reached_step,
-    subscription_details_completed_at,
-    billing_address_completed_at,
-    payment_method_completed_at,
-    order_submitted_at,
-    converted_at,
-    hours_to_convert,
-    payment_failures,
-    payment_error_code,
-    _inputs_loaded_at
+select {{ dashboard_checkout_columns() }}
 from {{ ref('fct_checkouts') }}
 {%- if is_incremental() %}
 where _inputs_loaded_at > {{ watermark(this) }}
