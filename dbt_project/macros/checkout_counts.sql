@@ -1,22 +1,24 @@
 {#-
-  Checkout counts of the dashboard marts, maintained by difference.
+  Checkout counts of the dashboard marts.
 
   A checkout's row as the dashboard marts see it is `dashboard_checkout_columns()`, the one home of
   how they code it (segments 'unknown' when absent, the cohort day). dash_checkout_steps holds those
-  rows; dash_funnel_daily and dash_dropoffs count them per group.
+  rows; dash_funnel_daily and dash_dropoffs count them per group (`checkout_counts_by_difference`).
+  A table's build (dash_dropoffs; every counting mart on Spark, which has no deletes) counts every
+  checkout once. An incremental model's build (dash_funnel_daily) maintains the counts by difference.
 
-  Late order changes touch checkouts in most cohort days every day, so recomputing the groups a
-  build touches would read most of fct_checkouts. The counts are additive instead: a build counts
-  each checkout fct_checkouts rewrote twice, its new version (+1, from fct_checkouts) and its
-  previous one (-1, from dash_checkout_steps, which copies fct_checkouts' rewritten rows only after
-  the counting marts are built: its `depends_on`; its watermark is the point up to which all of
-  them have seen fct_checkouts). The affected groups are replaced (delete+insert on the group) by
-  their old counts plus the difference; a group left without checkouts is written with 0 (so that
-  its old row is deleted) and removed by the post-hook `delete_placeholders`. A build that fails
-  after a counting mart and before dash_checkout_steps is followed by a full refresh
-  (pipelines/assets/dbt.py full_refresh_reason: the facts carry rows newer than the last published
-  build). Spark: a table rebuilt whole (no deletes). tests/test_incremental_marts.py compares two
-  incremental runs with a fresh build, on DuckDB and on PostgreSQL.
+  Why by difference: late order changes touch checkouts in most cohort days every day, so
+  recomputing the groups a build touches would read most of fct_checkouts. The counts are additive
+  instead: a build counts each checkout fct_checkouts rewrote twice, its new version (+1, from
+  fct_checkouts) and its previous one (-1, from dash_checkout_steps, which copies fct_checkouts'
+  rewritten rows only after the incremental counting marts are built: its `depends_on`; its
+  watermark is the point up to which they all have seen fct_checkouts). The affected groups are
+  replaced (delete+insert on the group) by their old counts plus the difference; a group left
+  without checkouts is written with 0 (so that its old row is deleted) and removed by the post-hook
+  `delete_placeholders`. A build that fails after a counting mart and before dash_checkout_steps is
+  followed by a full refresh (pipelines/assets/dbt.py full_refresh_reason: the facts carry rows
+  newer than the last published build). tests/test_incremental_marts.py compares two incremental
+  runs with a fresh build, on DuckDB and on PostgreSQL.
 -#}
 
 {#- The columns of a checkout's row for the dashboard marts, from fct_checkouts. -#}
@@ -46,8 +48,8 @@
 {#- The body of a counting mart: per group of `groups` (output names; `group_sources` maps a name to
     the checkout column it comes from when they differ), each measure of `measures` (name, the
     checkout's contribution as an expression), summed over the checkouts matching `checkouts_where`.
-    Its config: unique_key = groups, delete+insert, post-hook `delete_placeholders` on the first
-    measure = 0 (the count of checkouts). -#}
+    An incremental model's config: unique_key = groups, delete+insert, post-hook
+    `delete_placeholders` on the count of checkouts = 0. -#}
 {% macro checkout_counts_by_difference(groups, measures, checkouts_where='1 = 1', group_sources={}) -%}
 {%- set steps = api.Relation.create(database=this.database, schema=this.schema, identifier='dash_checkout_steps') %}
 {%- set group_columns = [] %}

@@ -16,11 +16,10 @@
 -- only the newest blocks' date range. Rebuilding the table whole and publishing it whole cost
 -- ~3 s of one more day at 10M events. Spark: a table (no deletes).
 -- Portable SQL: runs on DuckDB, PostgreSQL and Spark.
--- Its columns: macros/checkout_counts.sql dashboard_checkout_columns. Built after dash_funnel_daily
--- and dash_dropoffs, which read the previous version of the checkouts this build rewrites from here
--- (they are maintained by difference, macros/checkout_counts.sql):
+-- Its columns: macros/checkout_counts.sql dashboard_checkout_columns. Built after dash_funnel_daily,
+-- which reads the previous version of the checkouts this build rewrites from here (it is maintained
+-- by difference, macros/checkout_counts.sql):
 -- depends_on: {{ ref('dash_funnel_daily') }}
--- depends_on: {{ ref('dash_dropoffs') }}
 {{ config(
     materialized=incremental_or_table(),
     unique_key='checkout_id',
