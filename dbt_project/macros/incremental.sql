@@ -43,6 +43,15 @@
 {%- endmacro %}
 
 
+{#- The watermark of `relation` as a timestamp literal, from a query run while the model compiles
+    (call it only when `execute`). A semi join probing a model's keys with the inputs loaded after a
+    literal took 0.14 s at 30M events where the scalar subquery of `watermark` took 0.35-0.97 s. -#}
+{% macro watermark_literal(relation) -%}
+    {%- set value = run_query('select ' ~ watermark(relation)).columns[0].values()[0] -%}
+    {{- return(dbt.cast("'" ~ value ~ "'", dbt.type_timestamp())) -}}
+{%- endmacro %}
+
+
 {#- Orders with a version loaded after `since` (a timestamp expression). -#}
 {% macro orders_changed_since(since) -%}
     select order_id from {{ ref('stg_orders') }} where _loaded_at > {{ since }}

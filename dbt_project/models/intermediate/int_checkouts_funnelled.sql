@@ -49,15 +49,16 @@
         earliest such t1, as a literal (a subquery would not reach the scan), lets zone maps skip
         the history before it when those checkouts' events are read (NULL: none has a start, so
         there is nothing to read). -#}
+    {%- set since = watermark_literal(this) -%}
     {%- set earliest_t1_query -%}
         select min(started_at) from (
             select started_at from {{ this }}
             where checkout_id in (
-                select checkout_id from {{ ref('stg_checkout_events') }} where _loaded_at > {{ watermark(this) }}
+                select checkout_id from {{ ref('stg_checkout_events') }} where _loaded_at > {{ since }}
             )
             union all
             select event_time from {{ ref('stg_checkout_events') }}
-            where _loaded_at > {{ watermark(this) }} and event_name = '{{ step_names[0] }}'
+            where _loaded_at > {{ since }} and event_name = '{{ step_names[0] }}'
         ) as t1_candidates
     {%- endset -%}
     {%- set earliest_t1 = run_query(earliest_t1_query).columns[0].values()[0] -%}

@@ -23,9 +23,7 @@
     on_schema_change='fail',
 ) }}
 {%- if is_incremental() and execute -%}
-    {#- The watermark as a literal: the checkouts are read by it twice below. -#}
-    {%- set since = "'" ~ run_query('select ' ~ watermark(this)).columns[0].values()[0] ~ "'" -%}
-    {%- set since = dbt.cast(since, dbt.type_timestamp()) -%}
+    {%- set since = watermark_literal(this) -%}
     {%- set recounted_query -%}
         select checkout_id, started_at
         from {{ ref('int_checkouts_funnelled') }}
