@@ -202,12 +202,15 @@ def published_path(warehouse: Path | str) -> Path:
     return warehouse.with_name(f"{warehouse.stem}.published.duckdb")
 
 
-def dbt_target_path(warehouse: Path | str) -> Path:
-    """dbt's artifacts for builds of a warehouse: beside it, `<stem>.dbt-target/`. One fixed folder
-    per warehouse (runs are serialised by the writer lock) keeps dbt's partial-parse cache between
-    runs: parsing the project again costs ~3 s per run."""
+def dbt_target_path(warehouse: Path | str, target: str = "duckdb") -> Path:
+    """dbt's artifacts for builds of a warehouse on `target` (a dbt target of profiles.yml): beside
+    it, `<stem>.dbt-target/` for DuckDB, `<stem>.dbt-target-<target>/` for another engine. One fixed
+    folder per warehouse and target (runs are serialised by the writer lock) keeps dbt's partial-parse
+    cache between runs (a cache is only valid for the target it was parsed for): parsing the project
+    again costs ~3 s per run."""
     warehouse = Path(warehouse)
-    return warehouse.with_name(f"{warehouse.stem}.dbt-target")
+    suffix = "" if target == "duckdb" else f"-{target}"
+    return warehouse.with_name(f"{warehouse.stem}.dbt-target{suffix}")
 
 
 def dagster_home_path(warehouse: Path | str) -> Path:

@@ -27,7 +27,7 @@ from pipelines import speedups
 from pipelines.assets.dbt import DBT_PROJECT, DbtRunConfig, FunnelDbtTranslator, dbt_build_args
 from pipelines.assets.raw import ingest_landing_asset
 from pipelines.checks import ASSET_CHECKS
-from pipelines.core.settings import Settings
+from pipelines.core.settings import Settings, dbt_target_path
 from pipelines.dbt_build import build_fingerprint, rows_built_since
 from pipelines.engines import postgres, resolve_target
 from pipelines.engines.build import publish_raw, target_env
@@ -137,7 +137,7 @@ def engine_dbt_assets(target: str) -> dg.AssetsDefinition:
         # Unit tests prove the SQL on the engine, not the data: they run whenever the SQL may have
         # changed (a full refresh follows every change of the dbt project), not with every day.
         args = dbt_build_args(config.conversion_window_days, full_refresh, unit_tests=full_refresh)
-        yield from dbt.cli(args, context=context).stream()
+        yield from dbt.cli(args, context=context, target_path=dbt_target_path(warehouse.path, target)).stream()
 
     return dbt_models
 

@@ -8,12 +8,11 @@ published DuckDB copy are left as they are (the dashboard reads DuckDB; analysts
 
 from __future__ import annotations
 
-from pipelines import report
+from pipelines import report, speedups
 from pipelines.core.settings import Settings
 from pipelines.core.warehouse import connect, writer_lock
 from pipelines.dbt_build import build_fingerprint
 from pipelines.engines import resolve_target
-from pipelines.engines.dagster import build_engine_definitions
 from pipelines.ingest.ledger import build_label, ensure_tables, record_successful_run
 from pipelines.run import PipelineFailed, RunOutcome, execute_job
 
@@ -21,9 +20,14 @@ from pipelines.run import PipelineFailed, RunOutcome, execute_job
 def run_on_target(settings: Settings, target: str, wait_seconds: float = 0.0) -> RunOutcome:
     target = resolve_target(target)
     with writer_lock(settings.warehouse, wait_seconds=wait_seconds):
-        job = build_engine_definitions(settings, target).resolve_job_def("funnel_pipeline")
-        window = {"config": {"conversion_window_days": settings.conversion_window_days}}
-        result, log_path, errors, warnings = execute_job(job, settings, {"dbt_models": window})
+        # As for `funnel run`: dbt's and the checks' processes import while this one imports Dagster
+        # and runs the ingestion (pipelines/speedups).
+        with speedups.started(settings):
+            from pipelines.engines.dagster import build_engine_definitions
+
+            job = build_engine_definitions(settings, target).resolve_job_def("funnel_pipeline")
+            window = {"config": {"conversion_window_days": settings.conversion_window_days}}
+            result, log_path, errors, warnings = execute_job(job, settings, {"dbt_models": window})
         text = _report(settings, target, result, errors, warnings) + f"\nRun log: {log_path}"
         if errors:  # the job's failure hook has recorded the failure (pipelines/hooks.py)
             raise PipelineFailed(f"run on {target} failed: " + "; ".join(errors), text)

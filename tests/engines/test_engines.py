@@ -31,7 +31,7 @@ import pytest
 
 from benchmarks.landing import link_landing
 from pipelines import cli
-from pipelines.core.settings import Settings
+from pipelines.core.settings import DBT_PROJECT_DIR, Settings, dbt_target_path
 from pipelines.engines.build import publish_raw, run_dbt
 from pipelines.engines.compare import (
     PUBLIC_TABLES,
@@ -158,14 +158,20 @@ def _one_more_day(root: Path) -> dict:
             .fetchone()[0]
             for table in ("raw.checkout_events", "raw.orders")
         }
+    project_runs = set((DBT_PROJECT_DIR / "target").glob("*"))
     sent = {"postgres": _published_rows(run_on_target(after, "postgres").report, "postgres")}
+    parse = {
+        "new_folders_in_the_project": sorted(set((DBT_PROJECT_DIR / "target").glob("*")) - project_runs),
+        "skipped": (dbt_target_path(warehouse, "postgres") / "dbt.log").read_text().count('"PartialParsingSkipParsing"'),
+    }
     published = publish_raw("spark", after)
     assert not published.replaced, published.reason
     sent["spark"] = published.rows
     build_spark(after)
 
     duckdb_tables = _public_tables("duckdb", after)
-    outcome = {"new_rows": new_rows, "sent": sent, "vs_duckdb": {}, "vs_full_rebuild": {}, "watermarks": {}}
+    outcome = {"new_rows": new_rows, "sent": sent, "vs_duckdb": {}, "vs_full_rebuild": {}, "watermarks": {},
+               "parse": parse}
     for target in TARGETS:
         incremental = _public_tables(target, after)
         outcome["vs_duckdb"][target] = _differences(duckdb_tables, incremental)
@@ -227,6 +233,13 @@ def test_one_more_day_builds_incrementally_on_postgres(engines):
     # Rows of fct_orders the new day did not touch keep the first build's watermark; a rebuild of
     # everything would have stamped every row with the second's.
     assert engines["one_more_day"]["watermarks"]["postgres"] == 2
+
+
+def test_a_run_on_postgres_keeps_dbt_s_parse_beside_the_warehouse(engines):
+    # The second run reads the partial-parse cache the first left in <stem>.dbt-target-postgres/
+    # instead of parsing the project again, and leaves no folder of its own in the dbt project.
+    parse = engines["one_more_day"]["parse"]
+    assert parse["new_folders_in_the_project"] == [] and parse["skipped"] == 1, parse
 
 
 def test_generated_data_is_not_trivial(engines):
@@ -320,7 +333,6 @@ MACRO_EXPECTED = {
 def test_portability_macros(engines, target):
     from dbt.cli.main import dbtRunner
 
-    from pipelines.core.settings import DBT_PROJECT_DIR
     from pipelines.engines.build import scoped_environ, target_env
 
     settings = engines["settings"]["conformance"]
