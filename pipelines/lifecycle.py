@@ -16,6 +16,7 @@ records a successful run (audit.pipeline_runs, the run-status file); the failure
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import duckdb
@@ -51,16 +52,28 @@ nux:
 
 
 def dagster_home(warehouse: Path | str) -> Path:
-    """DAGSTER_HOME when set, else the folder beside the warehouse; created, with a dagster.yaml."""
+    """DAGSTER_HOME when set, else the folder beside the warehouse; created, with a dagster.yaml.
+    A dagster.yaml of ours whose folder was moved or copied (its storage paths name another folder:
+    Dagster's storage config takes absolute paths) is written again for this folder, so the runs are
+    recorded beside the warehouse, not in the old folder; any other dagster.yaml is the user's."""
     value = os.environ.get("DAGSTER_HOME")
     home = Path(value).resolve() if value else dagster_home_path(Path(warehouse).resolve())
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
+    wanted = DAGSTER_YAML.format(storage=home / "storage")
+    if not config.exists() or _written_for_another_folder(config.read_text(), wanted):
         temporary = home / f".dagster.yaml.{os.getpid()}.tmp"
-        temporary.write_text(DAGSTER_YAML.format(storage=home / "storage"))
+        temporary.write_text(wanted)
         os.replace(temporary, config)
     return home
+
+
+def _written_for_another_folder(text: str, wanted: str) -> bool:
+    """Whether `text` is DAGSTER_YAML as written for another folder, unedited (an edited file is kept)."""
+    if text == wanted:
+        return False
+    found = re.search(r"^    base_dir: (.*)/history$", text, re.MULTILINE)
+    return bool(found) and text == DAGSTER_YAML.format(storage=found.group(1))
 
 
 def unbuilt_reason(con: duckdb.DuckDBPyConnection, warehouse: Path | str, fingerprint: str) -> str | None:

@@ -5,6 +5,7 @@ with nothing new it changes nothing; a failed run records itself."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -115,6 +116,17 @@ def test_the_dagster_home_of_a_warehouse(tmp_path, monkeypatch):
     assert config == DAGSTER_YAML.format(storage=home / "storage")
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert instance.is_persistent
+    # The warehouse's folder moved (or was copied): its dagster.yaml named the old storage, and is
+    # written again for the new place, where the runs are then recorded.
+    moved = tmp_path / "moved" / "warehouse.duckdb"
+    shutil.copytree(tmp_path / "data", moved.parent)
+    moved_home = dagster_home(moved)
+    assert (moved_home / "dagster.yaml").read_text() == DAGSTER_YAML.format(storage=moved_home / "storage")
+    assert str(home) not in (moved_home / "dagster.yaml").read_text()
+    # One of ours that the user edited is theirs too.
+    edited = DAGSTER_YAML.format(storage=home / "storage") + "run_monitoring:\n  enabled: true\n"
+    (moved_home / "dagster.yaml").write_text(edited)
+    assert dagster_home(moved) == moved_home and (moved_home / "dagster.yaml").read_text() == edited
     # An existing dagster.yaml is the user's: kept as it is. DAGSTER_HOME wins over the default.
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     assert dagster_home(warehouse) == home and (home / "dagster.yaml").read_text().startswith("telemetry")
