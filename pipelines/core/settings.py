@@ -202,14 +202,14 @@ def published_path(warehouse: Path | str) -> Path:
     return warehouse.with_name(f"{warehouse.stem}.published.duckdb")
 
 
-def dbt_target_path(warehouse: Path | str, target: str = "duckdb") -> Path:
-    """dbt's artifacts for builds of a warehouse on `target` (a dbt target of profiles.yml): beside
-    it, `<stem>.dbt-target/` for DuckDB, `<stem>.dbt-target-<target>/` for another engine. One fixed
-    folder per warehouse and target (runs are serialised by the writer lock) keeps dbt's partial-parse
-    cache between runs (a cache is only valid for the target it was parsed for): parsing the project
-    again costs ~3 s per run."""
+def dbt_target_path(warehouse: Path | str, engine: str | None = None) -> Path:
+    """dbt's artifacts for builds of a warehouse: beside it, `<stem>.dbt-target/` for the warehouse
+    itself, `<stem>.dbt-target-<engine>/` for builds on another engine (`funnel run --target`). One
+    fixed folder per warehouse and engine (runs are serialised by the writer lock) keeps dbt's
+    partial-parse cache between runs (a cache is only valid for the target it was parsed for):
+    parsing the project again costs ~3 s per run."""
     warehouse = Path(warehouse)
-    suffix = "" if target == "duckdb" else f"-{target}"
+    suffix = f"-{engine}" if engine else ""
     return warehouse.with_name(f"{warehouse.stem}.dbt-target{suffix}")
 
 

@@ -61,8 +61,7 @@
             where _loaded_at > {{ since }} and event_name = '{{ step_names[0] }}'
         ) as t1_candidates
     {%- endset -%}
-    {%- set earliest_t1 = run_query(earliest_t1_query).columns[0].values()[0] -%}
-    {%- set events_since = dbt.cast("null" if earliest_t1 is none else "'" ~ earliest_t1 ~ "'", dbt.type_timestamp()) -%}
+    {%- set events_since = timestamp_literal(earliest_t1_query) -%}
 {%- endif -%}
 
 with

@@ -32,7 +32,7 @@
                 select checkout_id from {{ ref('stg_checkout_events') }} where _loaded_at > {{ since }}
             )
     {%- endset -%}
-    {%- set earliest_t1 = run_query('select min(started_at) from (' ~ recounted_query ~ ') as recounted').columns[0].values()[0] -%}
+    {%- set events_since = timestamp_literal('select min(started_at) from (' ~ recounted_query ~ ') as recounted') -%}
 {%- endif %}
 
 with checkouts as (
@@ -55,6 +55,6 @@ inner join checkouts as c
 where e.event_name = 'payment_failed'
   and e.event_time >= c.started_at
   {%- if is_incremental() %}
-  and e.event_time >= {{ dbt.cast("null" if earliest_t1 is none else "'" ~ earliest_t1 ~ "'", dbt.type_timestamp()) }}
+  and e.event_time >= {{ events_since }}
   {%- endif %}
 group by e.checkout_id, {{ value_or_unknown('e.error_code') }}

@@ -15,6 +15,6 @@
         ('checkouts_with_payment_failure', 'case when payment_failures > 0 then 1 else 0 end'),
         ('payment_failures', 'payment_failures'),
     ],
-    checkouts_where='reached_step < 6',
+    checkouts_where='reached_step < ' ~ funnel_step_names() | length,
     group_sources={'stopped_at_step': 'reached_step'},
 ) }}
