@@ -44,12 +44,12 @@ from benchmarks.engines import ENGINES, engine_case
 from benchmarks.landing import prepare_data, size_label
 from benchmarks.process import json_tail, loadavg, measure, strip_stdout
 from benchmarks.report import TARGETS, evaluate, machine, print_table
+from pipelines.core.settings import DBT_PROJECT_DIR, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 FUNNEL = str(BIN / "funnel")
 DBT = str(BIN / "dbt")
-DBT_PROJECT_DIR = ROOT / "dbt_project"
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 MEASUREMENTS = ("floor", "full", "rerun", "incremental", "dashboard", "metrics", "stages", "engines")
@@ -116,7 +116,7 @@ def dbt_stage(warehouse: Path, case_dir: Path, window_days: int) -> dict:
     cache = DBT_PROJECT_DIR / "target" / "partial_parse.msgpack"
     if cache.exists():
         shutil.copy2(cache, target / "partial_parse.msgpack")
-    env = {"FUNNEL_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1"}
+    env = {**Settings(warehouse=warehouse).dbt_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1"}
     cmd = [DBT, "build", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
            "--target-path", str(target), "--log-path", str(case_dir / "dbt_logs"),
            "--vars", json.dumps({"conversion_window_days": window_days})]

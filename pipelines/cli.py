@@ -153,6 +153,28 @@ def cmd_dagster(args: argparse.Namespace) -> int:
             continue
 
 
+def cmd_dbt(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from pipelines.core.settings import DBT_PROJECT_DIR
+    from pipelines.engines import TARGETS
+    from pipelines.engines.build import target_env
+
+    settings = Settings.from_env(warehouse=args.warehouse)
+    argv = args.dbt_args[1:] if args.dbt_args[:1] == ["--"] else list(args.dbt_args)
+    if not argv:
+        return _fail("give dbt a command, e.g. `funnel dbt build --select +kpi_weekly`", EXIT_USAGE)
+    given = next((argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg in ("--target", "-t")), None)
+    target = given or settings.target
+    # An engine's target gets what its runs get (PostgreSQL's UTC, Spark's raw Parquet); the profile's
+    # other targets (the read-only `published`) the settings alone.
+    dbt_env = target_env(target, settings) if target in TARGETS else settings.dbt_env()
+    env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **dbt_env}
+    dbt = Path(sys.executable).with_name("dbt")
+    command = argv if given else [*argv, "--target", target]
+    return subprocess.run([str(dbt), *command], cwd=DBT_PROJECT_DIR, env=env, check=False).returncode
+
+
 def cmd_settings(args: argparse.Namespace) -> int:
     """Every setting: its variable, the value in force, its default and what it does."""
     from pipelines.core.settings import setting_docs
@@ -348,6 +370,15 @@ def build_parser() -> argparse.ArgumentParser:
     dashboard.add_argument("--port", type=int, default=8501)
     dashboard.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     dashboard.set_defaults(handler=cmd_dashboard)
+
+    dbt = commands.add_parser(
+        "dbt", help="run a dbt command on the project with the settings in force (profiles.yml reads them)",
+        description="Runs `dbt ARGS` in dbt_project/ with every FUNNEL_* setting handed to dbt (the profile and "
+                    "the conversion window read them; they have no defaults of their own) and --target "
+                    "$FUNNEL_TARGET unless ARGS name a target, e.g. `funnel dbt build --select +kpi_weekly`.")
+    dbt.add_argument("--warehouse", help="DuckDB file (default $FUNNEL_WAREHOUSE or data/warehouse.duckdb)")
+    dbt.add_argument("dbt_args", nargs=argparse.REMAINDER, metavar="ARGS", help="dbt's command and options")
+    dbt.set_defaults(handler=cmd_dbt)
 
     shown = commands.add_parser("settings", help="print every FUNNEL_* setting: value in force, default, meaning")
     shown.set_defaults(handler=cmd_settings)

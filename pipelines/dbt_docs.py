@@ -31,10 +31,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from pipelines.core.settings import DBT_PROJECT_DIR, Settings
+from pipelines.core.settings import DBT_PROJECT_DIR, Settings, scoped_environ
 from pipelines.core.warehouse import connect
 from pipelines.dbt_build import project_files
-from pipelines.engines.build import scoped_environ
 from pipelines.metrics import dbt_environment, dbt_target, semantic_target_path
 
 # What the site is: dbt's page and the two artifacts it loads.

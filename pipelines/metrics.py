@@ -63,9 +63,9 @@ def dbt_target(engine: str) -> str:
 
 
 def dbt_environment(settings: Settings) -> dict[str, str]:
-    """What dbt's profiles.yml reads for the metrics' targets: the settings' variables and the
-    published copy; PostgreSQL sessions in UTC."""
-    return {**os.environ, **settings.dbt_env(), "FUNNEL_PUBLISHED": str(settings.published), "PGTZ": "UTC"}
+    """What dbt's profiles.yml reads for the metrics' targets: the settings' variables (the published
+    copy among them); PostgreSQL sessions in UTC."""
+    return {**os.environ, **settings.dbt_env(), "PGTZ": "UTC"}
 
 
 def run_dbt(settings: Settings, engine: str, *command: str) -> None:

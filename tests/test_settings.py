@@ -59,14 +59,26 @@ def test_the_readme_lists_every_setting():
     assert [v for v, _, _ in setting_docs() if f"`{v}`" not in readme] == []
 
 
-def test_the_dbt_profile_s_fallbacks_are_the_settings_defaults():
-    """profiles.yml's env_var defaults only serve dbt run by hand; they must say what Settings says."""
-    text = (ROOT / "dbt_project" / "profiles.yml").read_text()
-    fallbacks = dict(re.findall(r"env_var\('(FUNNEL_[A-Z_]+)', '([^']*)'\)", text))
-    defaults = {v: d for v, d, _ in setting_docs()}
-    for variable in ("FUNNEL_DUCKDB_MEMORY_LIMIT", "FUNNEL_DBT_THREADS", "FUNNEL_SPARK_MASTER",
-                     "FUNNEL_SPARK_SHUFFLE_PARTITIONS", "FUNNEL_SPARK_SCHEMA"):
-        assert fallbacks[variable] == defaults[variable], variable
+def test_dbt_reads_the_settings_and_no_default_of_its_own(tmp_path):
+    """profiles.yml and dbt_project.yml take every FUNNEL_* value from the environment Settings.dbt_env()
+    gives dbt, with no fallback: a second copy of a default could drift from the settings'."""
+    texts = [(ROOT / "dbt_project" / name).read_text() for name in ("profiles.yml", "dbt_project.yml")]
+    read = {variable for text in texts for variable in re.findall(r"env_var\('(FUNNEL_[A-Z_]+)'", text)}
+    with_fallback = [v for text in texts for v in re.findall(r"env_var\('(FUNNEL_[A-Z_]+)'\s*,", text)]
+    assert with_fallback == []
+    assert read == set(Settings(warehouse=tmp_path / "w.duckdb").dbt_env())
+
+
+def test_funnel_dbt_runs_dbt_with_the_settings_in_force(tmp_path, monkeypatch, capfd):
+    monkeypatch.setenv("FUNNEL_CONVERSION_WINDOW_DAYS", "9")
+    monkeypatch.setenv("FUNNEL_DUCKDB_THREADS", "1")
+    query = "select {{ var('conversion_window_days') }} * 1000 + current_setting('threads') as window_threads"
+    code = main(["dbt", "--warehouse", str(tmp_path / "w.duckdb"), "show", "--inline", query,
+                 "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")])
+    out = capfd.readouterr().out
+    assert code == 0, out
+    assert "9001" in out  # the window (9) and DuckDB's threads (1) of the settings
+    assert main(["dbt"]) == 2
 
 
 def test_funnel_settings_prints_every_setting(capsys):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.core.settings import DBT_PROJECT_DIR
+from pipelines.core.settings import DBT_PROJECT_DIR, Settings
 from pipelines.speedups import warm_dbt
 
 CLIENT = Path(sys.executable).with_name(warm_dbt.CLIENT_EXECUTABLE)
@@ -30,7 +30,7 @@ def test_the_command_runs_in_the_started_process_with_the_clients_streams(tmp_pa
     with warm_dbt.started() as process:
         done = _client(
             "parse", "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs"),
-            FUNNEL_WAREHOUSE=str(tmp_path / "warehouse.duckdb"), DBT_LOG_FORMAT="json",
+            **Settings(warehouse=tmp_path / "warehouse.duckdb").dbt_env(), DBT_LOG_FORMAT="json",
         )
         assert process.wait(timeout=60) == 0
     assert done.returncode == 0, done.stdout + done.stderr
@@ -47,7 +47,7 @@ def test_the_warehouse_is_closed_cleanly_when_the_command_returns(tmp_path):
     with warm_dbt.started() as process:
         done = _client(
             "seed", "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs"),
-            FUNNEL_WAREHOUSE=str(warehouse),
+            **Settings(warehouse=warehouse).dbt_env(),
         )
         assert process.wait(timeout=60) == 0
     assert done.returncode == 0, done.stdout + done.stderr

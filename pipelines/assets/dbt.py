@@ -1,7 +1,6 @@
 """The dbt project as Dagster assets: every model and seed an asset, every dbt test an asset check."""
 
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,7 +14,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from pipelines.core.settings import DBT_PROJECT_DIR, Settings, dbt_target_path, dbt_vars
+from pipelines.core.settings import DBT_PROJECT_DIR, Settings, dbt_target_path, dbt_vars, scoped_environ
 from pipelines.dbt_build import build_fingerprint, project_files, rows_built_since
 from pipelines.ingest.ledger import ensure_tables, last_successful_build
 from pipelines.resources import WarehouseResource
@@ -32,9 +31,11 @@ def _manifest_is_stale(project: DbtProject) -> bool:
 
 
 def prepare_manifest(project: DbtProject = DBT_PROJECT) -> None:
-    """dagster-dbt reads target/manifest.json when definitions load: build it when missing or stale."""
+    """dagster-dbt reads target/manifest.json when definitions load: build it when missing or stale
+    (`dbt parse`, which reads the settings like every dbt command)."""
     if _manifest_is_stale(project):
-        project.preparer.prepare(project)
+        with scoped_environ(Settings.from_env().dbt_env()):
+            project.preparer.prepare(project)
 
 
 prepare_manifest()
@@ -116,8 +117,6 @@ def dbt_models(
 ):
     # dbt-duckdb opens the warehouse itself (profiles.yml reads FUNNEL_WAREHOUSE); this process
     # holds no connection meanwhile, only the writer lock.
-    # dagster-dbt hands dbt this process's environment: the settings' dbt variables go there.
-    os.environ.update(warehouse.settings().dbt_env())
     with warehouse.writer_lock():
         if not config.full_refresh and nothing_to_build(warehouse, config.conversion_window_days):
             # Nothing loaded since the last published build (pipelines/lifecycle.py): no output, so the
@@ -129,7 +128,11 @@ def dbt_models(
         if full_refresh:
             context.log.info(f"full refresh: {reason}")
         args = dbt_build_args(config.conversion_window_days, full_refresh)
-        invocation = dbt.cli(args, context=context, target_path=dbt_target_path(warehouse.path), raise_on_error=False)
+        # dagster-dbt hands dbt this process's environment when it starts it: the settings' dbt
+        # variables are there for that moment only (left behind, a later Settings.from_env would
+        # read them as the user's settings).
+        with scoped_environ(warehouse.settings().dbt_env()):
+            invocation = dbt.cli(args, context=context, target_path=dbt_target_path(warehouse.path), raise_on_error=False)
         yield from invocation.stream()
         error = invocation.get_error()
         if error is None:

@@ -8,9 +8,11 @@ variables from `Settings.dbt_env()` and `dbt_vars()`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
@@ -138,10 +140,13 @@ class Settings:
     # ---- what other processes are handed ------------------------------------------------------
 
     def dbt_env(self) -> dict[str, str]:
-        """The variables dbt's profiles.yml reads for the DuckDB target: the one way dbt learns the
-        warehouse, its memory limit and its threads."""
+        """Every `FUNNEL_*` variable dbt_project/profiles.yml and dbt_project.yml read: the one way dbt
+        learns the settings (those files give no defaults of their own, so dbt without them stops
+        with "Env var required but not provided"; `funnel dbt` runs dbt with them)."""
         return {
             "FUNNEL_WAREHOUSE": str(self.warehouse),
+            "FUNNEL_PUBLISHED": str(self.published),
+            "FUNNEL_CONVERSION_WINDOW_DAYS": str(self.conversion_window_days),
             "FUNNEL_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
             "FUNNEL_DUCKDB_THREADS": str(self.duckdb_threads),
             "FUNNEL_DBT_THREADS": str(self.dbt_threads),
@@ -157,6 +162,22 @@ class Settings:
         that is set shows as ****)."""
         return ["****" if f.metadata["secret"] and getattr(self, f.name) else _shown(getattr(self, f.name))
                 for f in fields(self)]
+
+
+@contextlib.contextmanager
+def scoped_environ(values: dict[str, str]) -> Iterator[None]:
+    """These environment variables set for the block (dbt in this process reads its profile from them),
+    the previous values back after it."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def dbt_vars(conversion_window_days: int) -> list[str]:

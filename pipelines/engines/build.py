@@ -18,13 +18,12 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
-from pipelines.core.settings import DBT_PROJECT_DIR, Settings, dbt_vars
+from pipelines.core.settings import DBT_PROJECT_DIR, Settings, dbt_vars, scoped_environ
 from pipelines.engines import resolve_target
 from pipelines.engines.export import RAW_PARQUET_ENV, export_raw_parquet, raw_parquet_dir
 from pipelines.engines.increment import Published
@@ -70,22 +69,6 @@ def dbt_args(command: list[str], target: str, conversion_window_days: int | None
     if conversion_window_days is not None:
         args += dbt_vars(conversion_window_days)
     return args
-
-
-@contextlib.contextmanager
-def scoped_environ(values: dict[str, str]) -> Iterator[None]:
-    """These environment variables set for the block (dbt in this process reads its profile from them),
-    the previous values back after it."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def run_dbt(

@@ -15,7 +15,6 @@ tests run with every full build (the first one, and after any change of the dbt 
 """
 
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ from pipelines import speedups
 from pipelines.assets.dbt import DBT_PROJECT, DbtRunConfig, FunnelDbtTranslator, dbt_build_args
 from pipelines.assets.raw import ingest_landing_asset
 from pipelines.checks import ASSET_CHECKS
-from pipelines.core.settings import Settings, dbt_target_path
+from pipelines.core.settings import Settings, dbt_target_path, scoped_environ
 from pipelines.dbt_build import build_fingerprint, rows_built_since
 from pipelines.engines import postgres, resolve_target
 from pipelines.engines.build import publish_raw, target_env
@@ -127,8 +126,6 @@ def engine_dbt_assets(target: str) -> dg.AssetsDefinition:
         warehouse: WarehouseResource,
         landing: LandingResource,
     ):
-        # The profile reads its settings from the environment (PG*, FUNNEL_SPARK_*, FUNNEL_RAW_PARQUET_DIR).
-        os.environ.update(target_env(target, _settings_of(warehouse, landing)))
         reason = "asked for" if config.full_refresh else full_refresh_reason_on(
             target, warehouse, config.conversion_window_days)
         full_refresh = reason is not None
@@ -137,7 +134,11 @@ def engine_dbt_assets(target: str) -> dg.AssetsDefinition:
         # Unit tests prove the SQL on the engine, not the data: they run whenever the SQL may have
         # changed (a full refresh follows every change of the dbt project), not with every day.
         args = dbt_build_args(config.conversion_window_days, full_refresh, unit_tests=full_refresh)
-        yield from dbt.cli(args, context=context, target_path=dbt_target_path(warehouse.path, target)).stream()
+        # The profile reads its settings from the environment (PGTZ, FUNNEL_*, FUNNEL_RAW_PARQUET_DIR),
+        # which dagster-dbt hands dbt when it starts it; set for that moment only.
+        with scoped_environ(target_env(target, _settings_of(warehouse, landing))):
+            invocation = dbt.cli(args, context=context, target_path=dbt_target_path(warehouse.path, target))
+        yield from invocation.stream()
 
     return dbt_models
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.core.settings import dbt_target_path
+from pipelines.core.settings import Settings, dbt_target_path
 from pipelines.ingest.ledger import ensure_tables
 from tests.conftest import copy_warehouse
 
@@ -139,7 +139,7 @@ def dbt_env(tmp_path_factory):
             [str(DBT), *args],
             check=False,
             cwd=DBT_DIR,
-            env={**env, "FUNNEL_WAREHOUSE": str(warehouse), **(extra_env or {})},
+            env={**env, **Settings(warehouse=warehouse).dbt_env(), **(extra_env or {})},
             capture_output=True,
             text=True,
             timeout=300,

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.core.kpis import KPIS
-from pipelines.core.settings import dbt_target_path
+from pipelines.core.settings import Settings, dbt_target_path
 from pipelines.core.warehouse import connect
 from tests.conftest import copy_warehouse
 from tests.test_run_lifecycle import NEW_EVENT
@@ -113,7 +113,7 @@ def _dbt(args: list[str], warehouse: Path, tmp: Path) -> subprocess.CompletedPro
         "DBT_PROFILES_DIR": str(DBT_DIR),
         "DBT_TARGET_PATH": str(tmp / "target"),
         "DBT_LOG_PATH": str(tmp / "logs"),
-        "FUNNEL_WAREHOUSE": str(warehouse),
+        **Settings(warehouse=warehouse).dbt_env(),
     }
     return subprocess.run([str(DBT), *args], cwd=DBT_DIR, env=env, capture_output=True, text=True,
                           timeout=300, check=False)

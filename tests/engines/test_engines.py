@@ -333,7 +333,8 @@ MACRO_EXPECTED = {
 def test_portability_macros(engines, target):
     from dbt.cli.main import dbtRunner
 
-    from pipelines.engines.build import scoped_environ, target_env
+    from pipelines.core.settings import scoped_environ
+    from pipelines.engines.build import target_env
 
     settings = engines["settings"]["conformance"]
     scratch = settings.warehouse.parent / f"macro-test-{target}"
