@@ -14,6 +14,7 @@ incremental build equals a --full-refresh build there.
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -22,7 +23,8 @@ import duckdb
 import pytest
 
 from pipelines import publish
-from pipelines.core.settings import Settings
+from pipelines.assets.dbt import PROJECT_ONLY
+from pipelines.core.settings import Settings, dbt_target_path
 from pipelines.run import run_pipeline
 from tests.conftest import CLEAN_LANDING, copy_warehouse
 
@@ -158,6 +160,15 @@ def test_two_runs_with_late_changes_equal_a_fresh_build(tmp_path, monkeypatch, c
     monkeypatch.setattr(publish, "WHOLE_COPY_SHARE", 1.0)
     outcome = run_pipeline(settings)
     assert "nothing rebuilt" not in outcome.report
+    # The incremental build left what follows from the project alone (seeds, time spine, staging views) and its
+    # tests as the first run built them; the equalities below include those tables, copy and all.
+    target = dbt_target_path(settings.warehouse)
+    nodes = json.loads((target / "manifest.json").read_text())["nodes"]
+    project_only = {uid for uid, node in nodes.items() if PROJECT_ONLY in node["tags"]}
+    ran = {result["unique_id"] for result in json.loads((target / "run_results.json").read_text())["results"]}
+    on_project_only = {uid for uid in ran if uid.startswith("test.") and set(nodes[uid]["depends_on"]["nodes"]) <= project_only}
+    assert len(project_only) == 6 and ran & project_only == set() and on_project_only == set()
+    assert len(ran) > 40
 
     fresh = Settings.from_env(landing, tmp_path / "fresh" / "warehouse.duckdb")
     run_pipeline(fresh)

@@ -57,13 +57,27 @@ class FunnelDbtTranslator(DagsterDbtTranslator):
 TRANSLATOR = FunnelDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
+# The dbt tag (dbt_project.yml) of the nodes of which a build writes only what follows from the
+# project's files: the seeds, the time spine, the staging views. Dagster carries dbt's tags as asset tags.
+PROJECT_ONLY = "project_only"
+
+
 def dbt_build_args(conversion_window_days: int, full_refresh: bool, unit_tests: bool = False) -> list[str]:
     # Unit tests check the SQL, not the data: on DuckDB `make test` runs them, so a run needs only
     # the data tests; on another engine they prove the SQL there and run with every build.
     args = ["build", *dbt_vars(conversion_window_days)]
     if not unit_tests:
         args += ["--exclude-resource-type", "unit_test"]
-    return [*args, "--full-refresh"] if full_refresh else args
+    if full_refresh:
+        return [*args, "--full-refresh"]
+    # An incremental build has the project and window of the last published build (full_refresh_reason):
+    # what follows from the project alone is as a build of that project wrote and tested it.
+    return [*args, "--exclude", f"tag:{PROJECT_ONLY}"]
+
+
+def project_only_keys(assets: dg.AssetsDefinition) -> set[dg.AssetKey]:
+    """The assets of `assets` that an incremental build leaves as they are (PROJECT_ONLY)."""
+    return {key for key, tags in assets.tags_by_key.items() if PROJECT_ONLY in tags}
 
 
 class WindowConfig(dg.Config):
