@@ -28,6 +28,10 @@ from pipelines.engines.increment import APPENDED_TABLES, HeldRows, Published, pl
 from pipelines.engines.schema import KINDS, SOURCE_TABLES, SourceTable, quote
 
 UTC_OPTIONS = "-c timezone=UTC"
+# What the incremental models look raw rows up by: a build's new rows by `_loaded_at`, the history of
+# the checkouts and orders they touch by key and, for the events, from the earliest start on by
+# `event_time`. PostgreSQL has no zone maps: without an index each lookup reads the whole table.
+INDEXED_COLUMNS = {"checkout_events": ("_loaded_at", "event_time", "checkout_id"), "orders": ("_loaded_at", "order_id")}
 
 
 @contextmanager
@@ -96,6 +100,9 @@ def _load(duck: duckdb.DuckDBPyConnection, full: bool, connect_args: dict) -> Pu
             cur.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         for table in SOURCE_TABLES:
             cur.execute(create_table_ddl(table))
+            for column in INDEXED_COLUMNS.get(table.name, ()) if table.schema == "raw" else ():
+                cur.execute(f"CREATE INDEX IF NOT EXISTS {quote(f'{table.name}_{column}')} "
+                            f"ON {table.schema}.{quote(table.name)} ({quote(column)})")
         plan = plan_export(duck, held_postgres(cur), full)
         if plan.replace:
             _empty_watermarked_tables(cur)

@@ -40,6 +40,8 @@ from pipelines.engines.compare import (
     fetch_table,
     without_watermarks,
 )
+from pipelines.engines.postgres import INDEXED_COLUMNS
+from pipelines.engines.postgres import connect as pg_connect
 from pipelines.engines.run import run_on_target
 from pipelines.run import run_pipeline
 from tests.conftest import CLEAN_LANDING
@@ -164,6 +166,13 @@ def _one_more_day(root: Path) -> dict:
         "new_folders_in_the_project": sorted(set((DBT_PROJECT_DIR / "target").glob("*")) - project_runs),
         "skipped": (dbt_target_path(warehouse, "postgres") / "dbt.log").read_text().count('"PartialParsingSkipParsing"'),
     }
+    with pg_connect() as pg, pg.cursor() as cur:
+        cur.execute(
+            "SELECT t.relname, a.attname FROM pg_index AS i JOIN pg_class AS t ON t.oid = i.indrelid "
+            "JOIN pg_namespace AS n ON n.oid = t.relnamespace "
+            "JOIN pg_attribute AS a ON a.attrelid = t.oid AND a.attnum = ANY(i.indkey) WHERE n.nspname = 'raw'"
+        )
+        raw_indexes = sorted(cur.fetchall())
     published = publish_raw("spark", after)
     assert not published.replaced, published.reason
     sent["spark"] = published.rows
@@ -171,7 +180,7 @@ def _one_more_day(root: Path) -> dict:
 
     duckdb_tables = _public_tables("duckdb", after)
     outcome = {"new_rows": new_rows, "sent": sent, "vs_duckdb": {}, "vs_full_rebuild": {}, "watermarks": {},
-               "parse": parse}
+               "parse": parse, "raw_indexes": raw_indexes}
     for target in TARGETS:
         incremental = _public_tables(target, after)
         outcome["vs_duckdb"][target] = _differences(duckdb_tables, incremental)
@@ -240,6 +249,12 @@ def test_a_run_on_postgres_keeps_dbt_s_parse_beside_the_warehouse(engines):
     # instead of parsing the project again, and leaves no folder of its own in the dbt project.
     parse = engines["one_more_day"]["parse"]
     assert parse["new_folders_in_the_project"] == [] and parse["skipped"] == 1, parse
+
+
+def test_postgres_indexes_what_the_incremental_models_look_raw_rows_up_by(engines):
+    # No zone maps on PostgreSQL: without these indexes every lookup of a build reads the whole table.
+    expected = sorted((table, column) for table, columns in INDEXED_COLUMNS.items() for column in columns)
+    assert engines["one_more_day"]["raw_indexes"] == expected
 
 
 def test_generated_data_is_not_trivial(engines):
