@@ -156,7 +156,7 @@ def cmd_dagster(args: argparse.Namespace) -> int:
 def cmd_dbt(args: argparse.Namespace) -> int:
     import subprocess
 
-    from pipelines.core.settings import DBT_PROJECT_DIR
+    from pipelines.core.settings import DBT_PROJECT_DIR, dbt_executable
     from pipelines.engines import TARGETS
     from pipelines.engines.build import target_env
 
@@ -170,7 +170,7 @@ def cmd_dbt(args: argparse.Namespace) -> int:
     # other targets (the read-only `published`) the settings alone.
     dbt_env = target_env(target, settings) if target in TARGETS else settings.dbt_env()
     env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **dbt_env}
-    dbt = Path(sys.executable).with_name("dbt")
+    dbt = dbt_executable()
     command = argv if given else [*argv, "--target", target]
     return subprocess.run([str(dbt), *command], cwd=DBT_PROJECT_DIR, env=env, check=False).returncode
 

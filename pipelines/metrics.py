@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from pipelines.core.settings import DBT_PROJECT_DIR, Settings
+from pipelines.core.settings import DBT_PROJECT_DIR, Settings, dbt_executable
 from pipelines.core.warehouse import configure
 from pipelines.dbt_build import project_files
 
@@ -70,7 +69,7 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
 
 def run_dbt(settings: Settings, engine: str, *command: str) -> None:
     """`dbt <command>` on the metrics' target of `engine`, its artifacts in semantic_target_path."""
-    dbt = Path(sys.executable).with_name("dbt")
+    dbt = dbt_executable()
     argv = [str(dbt), *command, "--target", dbt_target(engine), "--target-path",
             str(semantic_target_path(settings.warehouse, engine)), "--quiet"]
     done = subprocess.run(argv, cwd=DBT_PROJECT_DIR, env=dbt_environment(settings), capture_output=True, text=True,

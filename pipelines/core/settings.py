@@ -20,6 +20,11 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 
 
+def dbt_executable() -> Path:
+    """The dbt of this environment, beside this interpreter: what every dbt subprocess runs."""
+    return Path(sys.executable).with_name("dbt")
+
+
 def _setting(env: str, doc: str, default_shown: str | None = None, secret: bool = False) -> dict:
     return {"env": env, "doc": doc, "default_shown": default_shown, "secret": secret}
 

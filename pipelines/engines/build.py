@@ -16,14 +16,13 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
-from pipelines.core.settings import DBT_PROJECT_DIR, Settings, dbt_vars, scoped_environ
+from pipelines.core.settings import DBT_PROJECT_DIR, Settings, dbt_executable, dbt_vars, scoped_environ
 from pipelines.engines import resolve_target
 from pipelines.engines.export import RAW_PARQUET_ENV, export_raw_parquet, raw_parquet_dir
 from pipelines.engines.increment import Published
@@ -94,7 +93,7 @@ def run_dbt(
             with scoped_environ(env), contextlib.chdir(DBT_PROJECT_DIR):
                 result = dbtRunner().invoke([*args[:1], *common, *args[1:]])
             return DbtOutcome(result.success, "" if result.exception is None else str(result.exception))
-        dbt = Path(sys.executable).with_name("dbt")
+        dbt = dbt_executable()
         completed = subprocess.run(
             [str(dbt), *args[:1], *common, *args[1:]],
             cwd=DBT_PROJECT_DIR,

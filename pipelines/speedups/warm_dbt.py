@@ -26,6 +26,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from pipelines.core.settings import dbt_executable
+
 SOCKET_ENV = "FUNNEL_DBT_SOCKET"
 CLIENT_EXECUTABLE = "funnel-dbt"  # the console script running client()
 # What a dbt build imports (`python -X importtime`: after these, a build imports ~0.03 s more).
@@ -118,7 +120,7 @@ def client() -> None:
     code = _delegate(socket_path, argv) if socket_path else None
     if code is not None:
         sys.exit(code)
-    dbt = Path(sys.executable).with_name("dbt")
+    dbt = dbt_executable()
     os.execv(dbt, [str(dbt), *argv])
 
 

@@ -12,19 +12,18 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from pipelines.core.settings import Settings, dbt_target_path
+from pipelines.core.settings import Settings, dbt_executable, dbt_target_path
 from pipelines.ingest.ledger import ensure_tables
 from tests.conftest import copy_warehouse
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DBT_DIR = PROJECT_ROOT / "dbt_project"
-DBT = Path(sys.executable).with_name("dbt")
+DBT = dbt_executable()
 # Another developer's models; this suite tests the core project only.
 EXCLUDE = ["--exclude", "path:models/marts/dashboard"]
 

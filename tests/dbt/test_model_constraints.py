@@ -17,19 +17,18 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from pipelines.core.kpis import KPIS
-from pipelines.core.settings import Settings, dbt_target_path
+from pipelines.core.settings import Settings, dbt_executable, dbt_target_path
 from pipelines.core.warehouse import connect
 from tests.conftest import copy_warehouse
 from tests.test_run_lifecycle import NEW_EVENT
 
 DBT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
-DBT = Path(sys.executable).with_name("dbt")
+DBT = dbt_executable()
 
 # (dbt test, model, column, the rule a `column_rules` test reports or None, the statement that breaks it)
 LATEST_CHECKOUT = "(SELECT max(checkout_id) FROM marts.fct_checkouts)"
