@@ -62,7 +62,10 @@ TRANSLATOR = FunnelDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_as
 PROJECT_ONLY = "project_only"
 
 
-def dbt_build_args(conversion_window_days: int, full_refresh: bool, unit_tests: bool = False) -> list[str]:
+def dbt_build_args(
+    conversion_window_days: int, full_refresh: bool, unit_tests: bool = False, *, every_asset: bool
+) -> list[str]:
+    """`every_asset`: the run builds every dbt asset (a `funnel run`), not assets picked in the UI."""
     # Unit tests check the SQL, not the data: on DuckDB `make test` runs them, so a run needs only
     # the data tests; on another engine they prove the SQL there and run with every build.
     args = ["build", *dbt_vars(conversion_window_days)]
@@ -70,9 +73,16 @@ def dbt_build_args(conversion_window_days: int, full_refresh: bool, unit_tests: 
         args += ["--exclude-resource-type", "unit_test"]
     if full_refresh:
         return [*args, "--full-refresh"]
+    if not every_asset:
+        return args  # what was picked is built, a seed included
     # An incremental build has the project and window of the last published build (full_refresh_reason):
     # what follows from the project alone is as a build of that project wrote and tested it.
     return [*args, "--exclude", f"tag:{PROJECT_ONLY}"]
+
+
+def builds_every_asset(context: dg.AssetExecutionContext, assets: dg.AssetsDefinition) -> bool:
+    """Whether the step builds every asset of `assets` (the dbt assets as defined, not a subset)."""
+    return set(context.selected_asset_keys) == set(assets.keys)
 
 
 def project_only_keys(assets: dg.AssetsDefinition) -> set[dg.AssetKey]:
@@ -141,7 +151,7 @@ def dbt_models(
         full_refresh = reason is not None
         if full_refresh:
             context.log.info(f"full refresh: {reason}")
-        args = dbt_build_args(config.conversion_window_days, full_refresh)
+        args = dbt_build_args(config.conversion_window_days, full_refresh, every_asset=builds_every_asset(context, dbt_models))
         # dagster-dbt hands dbt this process's environment when it starts it: the settings' dbt
         # variables are there for that moment only (left behind, a later Settings.from_env would
         # read them as the user's settings).

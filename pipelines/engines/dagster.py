@@ -23,7 +23,13 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from pipelines import speedups
-from pipelines.assets.dbt import DBT_PROJECT, DbtRunConfig, FunnelDbtTranslator, dbt_build_args
+from pipelines.assets.dbt import (
+    DBT_PROJECT,
+    DbtRunConfig,
+    FunnelDbtTranslator,
+    builds_every_asset,
+    dbt_build_args,
+)
 from pipelines.assets.raw import ingest_landing_asset
 from pipelines.checks import ASSET_CHECKS
 from pipelines.core.settings import Settings, dbt_target_path, scoped_environ
@@ -133,7 +139,8 @@ def engine_dbt_assets(target: str) -> dg.AssetsDefinition:
             context.log.info(f"full refresh: {reason}")
         # Unit tests prove the SQL on the engine, not the data: they run whenever the SQL may have
         # changed (a full refresh follows every change of the dbt project), not with every day.
-        args = dbt_build_args(config.conversion_window_days, full_refresh, unit_tests=full_refresh)
+        args = dbt_build_args(config.conversion_window_days, full_refresh, unit_tests=full_refresh,
+                              every_asset=builds_every_asset(context, dbt_models))
         # The profile reads its settings from the environment (PGTZ, FUNNEL_*, FUNNEL_RAW_PARQUET_DIR),
         # which dagster-dbt hands dbt when it starts it; set for that moment only.
         with scoped_environ(target_env(target, _settings_of(warehouse, landing))):
