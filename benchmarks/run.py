@@ -44,12 +44,11 @@ from benchmarks.engines import ENGINES, engine_case
 from benchmarks.landing import prepare_data, size_label
 from benchmarks.process import json_tail, loadavg, measure, strip_stdout
 from benchmarks.report import TARGETS, evaluate, machine, print_table
-from pipelines.core.settings import DBT_PROJECT_DIR, Settings
+from pipelines.core.settings import DBT_PROJECT_DIR, Settings, dbt_executable, dbt_vars
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 FUNNEL = str(BIN / "funnel")
-DBT = str(BIN / "dbt")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 MEASUREMENTS = ("floor", "full", "rerun", "incremental", "dashboard", "metrics", "stages", "engines")
@@ -117,9 +116,8 @@ def dbt_stage(warehouse: Path, case_dir: Path, window_days: int) -> dict:
     if cache.exists():
         shutil.copy2(cache, target / "partial_parse.msgpack")
     env = {**Settings(warehouse=warehouse).dbt_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1"}
-    cmd = [DBT, "build", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-           "--target-path", str(target), "--log-path", str(case_dir / "dbt_logs"),
-           "--vars", json.dumps({"conversion_window_days": window_days})]
+    cmd = [str(dbt_executable()), "build", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+           "--target-path", str(target), "--log-path", str(case_dir / "dbt_logs"), *dbt_vars(window_days)]
     result = strip_stdout(measure(cmd, env=env, cwd=DBT_PROJECT_DIR, log=case_dir / "logs" / "dbt_build.log"))
     result["seconds"] = result["wall_seconds"]
     run_results = target / "run_results.json"

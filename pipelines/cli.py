@@ -169,7 +169,7 @@ def cmd_dbt(args: argparse.Namespace) -> int:
     # An engine's target gets what its runs get (PostgreSQL's UTC, Spark's raw Parquet); the profile's
     # other targets (the read-only `published`) the settings alone.
     dbt_env = target_env(target, settings) if target in TARGETS else settings.dbt_env()
-    env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **dbt_env}
+    env = {**os.environ, **dbt_env}  # telemetry: off in dbt_project.yml's flags
     dbt = dbt_executable()
     command = argv if given else [*argv, "--target", target]
     return subprocess.run([str(dbt), *command], cwd=DBT_PROJECT_DIR, env=env, check=False).returncode
