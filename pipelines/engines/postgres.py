@@ -23,6 +23,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.core.contract import CHECKOUT_EVENTS, ORDERS
 from pipelines.dbt_build import WATERMARKED_TABLES
 from pipelines.engines.increment import APPENDED_TABLES, HeldRows, Published, plan_export
 from pipelines.engines.schema import KINDS, SOURCE_TABLES, SourceTable, quote
@@ -31,7 +32,7 @@ UTC_OPTIONS = "-c timezone=UTC"
 # What the incremental models look raw rows up by: a build's new rows by `_loaded_at`, the history of
 # the checkouts and orders they touch by key and, for the events, from the earliest start on by
 # `event_time`. PostgreSQL has no zone maps: without an index each lookup reads the whole table.
-INDEXED_COLUMNS = {"checkout_events": ("_loaded_at", "event_time", "checkout_id"), "orders": ("_loaded_at", "order_id")}
+INDEXED_COLUMNS = {CHECKOUT_EVENTS.name: ("_loaded_at", "event_time", "checkout_id"), ORDERS.name: ("_loaded_at", "order_id")}
 
 
 @contextmanager
