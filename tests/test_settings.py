@@ -13,7 +13,7 @@ from pipelines.core.settings import Settings, dbt_vars, setting_docs
 
 ROOT = Path(__file__).resolve().parents[1]
 # Variables that are plumbing between the project's own processes, not settings a user sets.
-INTERNAL = {"FUNNEL_DBT_SOCKET", "FUNNEL_RAW_PARQUET_DIR"}
+INTERNAL = {"FUNNEL_DBT_SOCKET", "FUNNEL_RAW_PARQUET_DIR", "FUNNEL_DBT_PROJECT_DIR"}
 
 
 def test_from_env_reads_every_kind_and_the_cli_paths_win(tmp_path):

@@ -160,6 +160,10 @@ class Settings:
             "FUNNEL_SPARK_SHUFFLE_PARTITIONS": str(self.spark_shuffle_partitions),
             "FUNNEL_SPARK_WAREHOUSE_DIR": str(self.spark_dirs[0]),
             "FUNNEL_SPARK_METASTORE_DIR": str(self.spark_dirs[1]),
+            # Not a setting: where the project is. dbt_project.yml reads it so that dbt's partial-parse
+            # cache (beside the warehouse, dbt_target_path) is not reused by the project at another
+            # location (another clone, a moved folder): the cache holds the seed files' absolute paths.
+            "FUNNEL_DBT_PROJECT_DIR": str(DBT_PROJECT_DIR),
         }
 
     def environment_values(self) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -348,3 +349,29 @@ def test_full_build_on_a_few_rows_is_utc_whatever_the_machine_zone(dbt_env):
         assert monthly == [("2026-02-01", 1), ("2026-03-01", 1)]
     finally:
         con.close()
+
+
+def test_the_project_at_another_location_loads_its_own_seeds(tmp_path):
+    """dbt's partial-parse cache lives beside the warehouse (dbt_target_path), not in the project, and
+    holds the seed files' absolute paths. The project moved to another folder (or another clone on
+    the same warehouse) parses again instead of loading the seeds from the old folder."""
+    warehouse = tmp_path / "w.duckdb"
+    target = dbt_target_path(warehouse)
+
+    def load_seed(project: Path) -> subprocess.CompletedProcess:
+        env = {**os.environ, **Settings(warehouse=warehouse).dbt_env(), "FUNNEL_DBT_PROJECT_DIR": str(project),
+               "DBT_PROFILES_DIR": str(project)}
+        return subprocess.run(
+            [str(DBT), "seed", "--select", "kpi_targets", "--target-path", str(target), "--log-path", str(target)],
+            cwd=project, env=env, capture_output=True, text=True, timeout=300, check=False,
+        )
+
+    first, moved = tmp_path / "first", tmp_path / "moved"
+    shutil.copytree(DBT_DIR, first, ignore=shutil.ignore_patterns("target", "logs"))
+    assert load_seed(first).returncode == 0
+    first.rename(moved)
+    proc = load_seed(moved)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "Unable to do partial parsing because env vars used in dbt_project.yml have changed" in proc.stdout
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("select count(*) from marts.kpi_targets").fetchone()[0] > 0
