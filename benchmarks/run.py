@@ -115,7 +115,7 @@ def dbt_stage(warehouse: Path, case_dir: Path, window_days: int) -> dict:
     cache = DBT_PROJECT_DIR / "target" / "partial_parse.msgpack"
     if cache.exists():
         shutil.copy2(cache, target / "partial_parse.msgpack")
-    env = {**Settings(warehouse=warehouse).dbt_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1"}
+    env = Settings(warehouse=warehouse).dbt_env()  # telemetry: dbt_project.yml's flags
     cmd = [str(dbt_executable()), "build", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
            "--target-path", str(target), "--log-path", str(case_dir / "dbt_logs"), *dbt_vars(window_days)]
     result = strip_stdout(measure(cmd, env=env, cwd=DBT_PROJECT_DIR, log=case_dir / "logs" / "dbt_build.log"))

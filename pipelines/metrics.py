@@ -63,8 +63,10 @@ def dbt_target(engine: str) -> str:
 
 def dbt_environment(settings: Settings) -> dict[str, str]:
     """What dbt's profiles.yml reads for the metrics' targets: the settings' variables (the published
-    copy among them); PostgreSQL sessions in UTC."""
-    return {**os.environ, **settings.dbt_env(), "PGTZ": "UTC"}
+    copy among them) and PostgreSQL's connection, in UTC."""
+    from pipelines.engines.postgres import libpq_environment
+
+    return {**os.environ, **settings.dbt_env(), **libpq_environment()}
 
 
 def run_dbt(settings: Settings, engine: str, *command: str) -> None:

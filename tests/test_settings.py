@@ -64,8 +64,8 @@ def test_dbt_reads_the_settings_and_no_default_of_its_own(tmp_path):
     gives dbt, with no fallback: a second copy of a default could drift from the settings'."""
     texts = [(ROOT / "dbt_project" / name).read_text() for name in ("profiles.yml", "dbt_project.yml")]
     read = {variable for text in texts for variable in re.findall(r"env_var\('(FUNNEL_[A-Z_]+)'", text)}
-    with_fallback = [v for text in texts for v in re.findall(r"env_var\('(FUNNEL_[A-Z_]+)'\s*,", text)]
-    assert with_fallback == []
+    with_fallback = [v for text in texts for v in re.findall(r"env_var\('((?:FUNNEL|PG)[A-Z_]+)'\s*,", text)]
+    assert with_fallback == ["PGPASSWORD"]  # empty is no password (libpq reads the password file), not a default
     assert read == set(Settings(warehouse=tmp_path / "w.duckdb").dbt_env())
 
 
@@ -85,3 +85,29 @@ def test_funnel_settings_prints_every_setting(capsys):
     assert main(["settings"]) == 0
     out = capsys.readouterr().out
     assert [v for v, _, _ in setting_docs() if f"{v}=" not in out] == []
+
+
+def test_dbt_and_the_loader_reach_the_same_postgresql_server_when_libpq_variables_are_unset(monkeypatch, tmp_path):
+    """One home for the libpq variables' defaults: dbt's profile gets them from target_env, the loader's
+    and `funnel sql`'s connections from the same LIBPQ_DEFAULTS."""
+    import psycopg2
+
+    from pipelines.engines import postgres
+    from pipelines.engines.build import target_env
+
+    for name in (*postgres.LIBPQ_DEFAULTS, "PGTZ"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PGUSER", "analyst")
+    env = target_env("postgres", Settings(warehouse=tmp_path / "w.duckdb"))
+    assert {k: env[k] for k in ("PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PGTZ")} == {
+        "PGHOST": "127.0.0.1", "PGPORT": "5432", "PGUSER": "analyst", "PGDATABASE": "funnel", "PGTZ": "UTC"}
+    seen = {}
+
+    def no_server(**params):
+        seen.update(params)
+        raise OSError("no server in this test")
+
+    monkeypatch.setattr(psycopg2, "connect", no_server)
+    with pytest.raises(OSError), postgres.connect():
+        pass
+    assert (seen["host"], seen["port"], seen["user"], seen["dbname"]) == ("127.0.0.1", "5432", "analyst", "funnel")

@@ -26,6 +26,7 @@ from pipelines.core.settings import DBT_PROJECT_DIR, Settings, dbt_executable, d
 from pipelines.engines import resolve_target
 from pipelines.engines.export import RAW_PARQUET_ENV, export_raw_parquet, raw_parquet_dir
 from pipelines.engines.increment import Published
+from pipelines.engines.postgres import libpq_environment
 
 
 @dataclass
@@ -36,11 +37,11 @@ class DbtOutcome:
 
 def target_env(target: str, settings: Settings) -> dict[str, str]:
     """Variables the dbt profile of `target` reads (added to the caller's environment): the settings'
-    (`Settings.dbt_env`), plus PostgreSQL's time zone and where Spark finds the raw Parquet."""
+    (`Settings.dbt_env`), plus PostgreSQL's connection and time zone and where Spark finds the raw Parquet."""
     target = resolve_target(target)
     env = settings.dbt_env()
     if target == "postgres":
-        env["PGTZ"] = "UTC"
+        env.update(libpq_environment())
     if target == "spark":
         env[RAW_PARQUET_ENV] = str(raw_parquet_dir(settings))
     return env
@@ -81,7 +82,6 @@ def run_dbt(
     (so it never disturbs dbt_project/target, which dagster-dbt reads)."""
     args = dbt_args(command, target, conversion_window_days)
     env = target_env(target, settings)
-    env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     with tempfile.TemporaryDirectory(prefix="funnel-dbt-") as scratch:
         common = [
             "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),

@@ -29,20 +29,31 @@ from pipelines.engines.increment import APPENDED_TABLES, HeldRows, Published, pl
 from pipelines.engines.schema import KINDS, SOURCE_TABLES, SourceTable, quote
 
 UTC_OPTIONS = "-c timezone=UTC"
+# The libpq variables' values when unset, the one home of these defaults: the loader and `funnel sql`
+# (connect) and dbt's profile (libpq_environment; profiles.yml has no fallbacks of its own) reach
+# the same server with them.
+LIBPQ_DEFAULTS = {"PGHOST": "127.0.0.1", "PGPORT": "5432", "PGUSER": "postgres", "PGDATABASE": "funnel"}
 # What the incremental models look raw rows up by: a build's new rows by `_loaded_at`, the history of
 # the checkouts and orders they touch by key and, for the events, from the earliest start on by
 # `event_time`. PostgreSQL has no zone maps: without an index each lookup reads the whole table.
 INDEXED_COLUMNS = {CHECKOUT_EVENTS.name: ("_loaded_at", "event_time", "checkout_id"), ORDERS.name: ("_loaded_at", "order_id")}
 
 
+def libpq_environment() -> dict[str, str]:
+    """What dbt's PostgreSQL profile reads: the libpq variables of this process, LIBPQ_DEFAULTS for
+    those unset, and PGTZ=UTC so that dbt's sessions are in UTC."""
+    return {**{name: os.environ.get(name, default) for name, default in LIBPQ_DEFAULTS.items()}, "PGTZ": "UTC"}
+
+
 @contextmanager
 def connect(readonly: bool = False, **overrides) -> Iterator:
-    """A psycopg2 connection from the libpq variables (plus `overrides`), in UTC; closed on exit."""
+    """A psycopg2 connection from the libpq variables (plus `overrides`), in UTC; closed on exit.
+    The password comes from PGPASSWORD or the password file, as libpq finds it."""
     import psycopg2
 
-    params = {"options": UTC_OPTIONS, "connect_timeout": 10, **overrides}
-    if "dbname" not in params and not os.environ.get("PGDATABASE"):
-        params["dbname"] = "funnel"  # the profile's default too
+    env = libpq_environment()
+    params = {"host": env["PGHOST"], "port": env["PGPORT"], "user": env["PGUSER"], "dbname": env["PGDATABASE"],
+              "options": UTC_OPTIONS, "connect_timeout": 10, **overrides}
     con = psycopg2.connect(**params)
     try:
         if readonly:
