@@ -52,6 +52,7 @@
     `delete_placeholders` on the count of checkouts = 0. -#}
 {% macro checkout_counts_by_difference(groups, measures, checkouts_where='1 = 1', group_sources={}) -%}
 {%- set steps = api.Relation.create(database=this.database, schema=this.schema, identifier='dash_checkout_steps') %}
+{%- set since = watermark(steps) if is_incremental() %}
 {%- set group_columns = [] %}
 {%- for name in groups %}{% do group_columns.append(group_sources.get(name, name) ~ ' as ' ~ name) %}{% endfor %}
 
@@ -62,7 +63,7 @@ with versions as (
         select {{ dashboard_checkout_columns() }}
         from {{ ref('fct_checkouts') }}
         {%- if is_incremental() %}
-        where _inputs_loaded_at > {{ watermark(steps) }}
+        where _inputs_loaded_at > {{ since }}
         {%- endif %}
     ) as checkout
     where {{ checkouts_where }}
@@ -76,7 +77,7 @@ with versions as (
     from {{ steps }} as checkout
     where {{ checkouts_where }}
         and checkout_id in (
-            select checkout_id from {{ ref('fct_checkouts') }} where _inputs_loaded_at > {{ watermark(steps) }}
+            select checkout_id from {{ ref('fct_checkouts') }} where _inputs_loaded_at > {{ since }}
         )
     {%- endif %}
 ),

@@ -35,28 +35,28 @@
 {%- endmacro %}
 
 
-{#- The watermark of an incremental model, as a scalar subquery: the newest `_inputs_loaded_at` it
-    holds. An empty table (after `dbt build --empty`) has seen nothing: everything is new. -#}
-{% macro watermark(relation) -%}
-    (select coalesce(max(_inputs_loaded_at), {{ dbt.cast("'1900-01-01 00:00:00'", dbt.type_timestamp()) }})
-     from {{ relation }})
-{%- endmacro %}
-
-
 {#- The timestamp `query` returns (its first value), as a literal (NULL when it returns NULL), from a
     query run while the model compiles (call it only when `execute`). A filter on a literal reaches
-    DuckDB's scans (zone maps), where a subquery does not. -#}
+    DuckDB's scans (zone maps), where a scalar subquery does not. -#}
 {% macro timestamp_literal(query) -%}
     {%- set value = run_query(query).columns[0].values()[0] -%}
     {{- return(dbt.cast("null" if value is none else "'" ~ value ~ "'", dbt.type_timestamp())) -}}
 {%- endmacro %}
 
 
-{#- The watermark of `relation` as a literal (timestamp_literal). A semi join probing a model's keys
-    with the inputs loaded after a literal took 0.14 s at 30M events where the scalar subquery of
-    `watermark` took 0.35-0.97 s. -#}
-{% macro watermark_literal(relation) -%}
-    {{- return(timestamp_literal('select ' ~ watermark(relation))) -}}
+{#- The watermark of an incremental model: the newest `_inputs_loaded_at` it holds, as a literal read
+    while the model compiles (timestamp_literal; call it only in an `is_incremental()` branch, which
+    is false unless dbt executes). dbt compiles a node right before it runs it, after its parents,
+    so the literal is the value a scalar subquery would read. An empty table (after
+    `dbt build --empty`) has seen nothing: everything is new. The literal lets the scans of the
+    inputs' `_inputs_loaded_at` / `_loaded_at` skip the history (zone maps). One more day on 30M
+    events over 1,095 days, dbt alone: int_customers_first_ordered 0.77 -> 0.34 s, fct_checkouts
+    0.68 -> 0.25 s against the subquery; in `funnel run`, int_customers_first_ordered 0.80 -> 0.40 s. -#}
+{% macro watermark(relation) -%}
+    {{- return(timestamp_literal(
+        'select coalesce(max(_inputs_loaded_at), '
+        ~ dbt.cast("'1900-01-01 00:00:00'", dbt.type_timestamp()) ~ ') from ' ~ relation
+    )) -}}
 {%- endmacro %}
 
 
@@ -95,19 +95,23 @@
 {%- endmacro %}
 
 
-{#- Data tests on big tables check what the current build wrote (`where` config placeholders,
-    dbt's documented override of get_where_subquery):
-    - `__latest_build__`: the largest `_inputs_loaded_at` of the tested model (the rows its latest
-      build wrote; every row after a full build);
-    - `__latest_load__`: the largest `_loaded_at` of the tested model (the newest raw rows). -#}
+{#- `condition` with `__latest_build__` replaced by the largest `_inputs_loaded_at` of `relation`: the
+    rows its latest build wrote (every row after a full build). Data tests on big tables check
+    those (`where` configs, unique_in_history's `new_rows`). A scalar subquery: as a literal
+    (timestamp_literal) it made no difference to the tests at 30M events, whose cost is the probe of
+    the whole key column. -#}
+{% macro latest_build_rows(condition, relation) -%}
+    {{- return(condition | replace('__latest_build__', '(select max(_inputs_loaded_at) from ' ~ relation ~ ')')) -}}
+{%- endmacro %}
+
+
+{#- The rows a data test reads: dbt's documented override of get_where_subquery, with the
+    `__latest_build__` placeholder of `where` configs (latest_build_rows). -#}
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where') -%}
     {%- if where -%}
-        {%- set where = where
-            | replace('__latest_build__', '(select max(_inputs_loaded_at) from ' ~ relation ~ ')')
-            | replace('__latest_load__', '(select max(_loaded_at) from ' ~ relation ~ ')') -%}
         {%- set filtered -%}
-            (select * from {{ relation }} where {{ where }}) dbt_subquery
+            (select * from {{ relation }} where {{ latest_build_rows(where, relation) }}) dbt_subquery
         {%- endset -%}
         {%- do return(filtered) -%}
     {%- else -%}

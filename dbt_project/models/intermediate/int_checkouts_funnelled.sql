@@ -49,7 +49,7 @@
         earliest such t1, as a literal (a subquery would not reach the scan), lets zone maps skip
         the history before it when those checkouts' events are read (NULL: none has a start, so
         there is nothing to read). -#}
-    {%- set since = watermark_literal(this) -%}
+    {%- set since = watermark(this) -%}
     {%- set earliest_t1_query -%}
         select min(started_at) from (
             select started_at from {{ this }}
@@ -72,7 +72,7 @@ changed_orders as (
     select customer_id, checkout_id
     from {{ ref('stg_orders') }}
     where order_id in (
-        {{ orders_changed_since(watermark(this)) }}
+        {{ orders_changed_since(since) }}
     )
 ),
 
@@ -80,7 +80,7 @@ changed_orders as (
 with_new_events as (
     select checkout_id
     from {{ ref('stg_checkout_events') }}
-    where _loaded_at > {{ watermark(this) }} and checkout_id is not null
+    where _loaded_at > {{ since }} and checkout_id is not null
 ),
 
 -- Stored checkouts without new events whose row may still change. Their events, so steps 1-5,

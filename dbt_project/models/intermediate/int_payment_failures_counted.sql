@@ -23,7 +23,7 @@
     on_schema_change='fail',
 ) }}
 {%- if is_incremental() and execute -%}
-    {%- set since = watermark_literal(this) -%}
+    {%- set since = watermark(this) -%}
     {%- set recounted_query -%}
         select checkout_id, started_at
         from {{ ref('int_checkouts_funnelled') }}

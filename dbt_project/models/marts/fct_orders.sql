@@ -16,10 +16,11 @@
 
 with
 {%- if is_incremental() %}
+{%- set since = watermark(this) %}
 affected as (
-    select customer_id from {{ ref('int_customers_first_ordered') }} where _inputs_loaded_at > {{ watermark(this) }}
+    select customer_id from {{ ref('int_customers_first_ordered') }} where _inputs_loaded_at > {{ since }}
     union
-    select customer_id from {{ ref('int_orders_current') }} where _inputs_loaded_at > {{ watermark(this) }}
+    select customer_id from {{ ref('int_orders_current') }} where _inputs_loaded_at > {{ since }}
 ),
 {%- endif %}
 

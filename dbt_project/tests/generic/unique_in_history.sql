@@ -5,10 +5,9 @@
     (a `unique` test on the whole table groups every key: ~0.5 s per fact at 10M events). NULL keys
     are the `not_null` test's. Name it `unique_<model>_<column>` in the yml. -#}
 {% test unique_in_history(model, column_name, new_rows) %}
-{%- set new_rows = new_rows | replace('__latest_build__', '(select max(_inputs_loaded_at) from ' ~ model ~ ')') -%}
 select history.{{ column_name }}, count(*) as n_rows
 from {{ model }} as history
-where history.{{ column_name }} in (select {{ column_name }} from {{ model }} where {{ new_rows }})
+where history.{{ column_name }} in (select {{ column_name }} from {{ model }} where {{ latest_build_rows(new_rows, model) }})
 group by history.{{ column_name }}
 having count(*) > 1
 {% endtest %}
