@@ -1,8 +1,9 @@
 """PostgreSQL: connection from the libpq variables, bulk load of the raw rows with COPY, read-only queries.
 
 Connection settings are the standard libpq environment variables (`PGHOST`, `PGPORT`, `PGUSER`,
-`PGPASSWORD`, `PGDATABASE`, also `PGSSLMODE`, `PGPASSFILE`, ...): nothing is stored in the
-repository. Every session is pinned to UTC (`-c timezone=UTC`).
+`PGPASSWORD`, `PGDATABASE`, also `PGSSLMODE`, `PGPASSFILE`, ...); those unset take LIBPQ_DEFAULTS
+(below), for this module and dbt's profile alike, and no credential is stored in the repository.
+Every session is pinned to UTC (`-c timezone=UTC`).
 
 The load is set based: DuckDB writes the rows to send as CSV once, and PostgreSQL reads them with
 `COPY ... FROM STDIN`. Only the raw rows the server lacks travel (pipelines.engines.increment); the
