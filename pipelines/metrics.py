@@ -137,7 +137,7 @@ def _adapter_client(settings: Settings, engine: str):
 
     environment = dbt_environment(settings)
     set_invocation_context(environment)
-    os.environ["PGTZ"] = environment["PGTZ"]  # libpq reads the session's time zone from this process's environment
+    os.environ["PGOPTIONS"] = environment["PGOPTIONS"]  # libpq reads the session's settings from this process's environment
     args = Namespace(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR),
                      target=dbt_target(engine), profile=None, threads=None, vars={})
     set_from_args(args, None)

@@ -89,7 +89,8 @@ def test_funnel_settings_prints_every_setting(capsys):
 
 def test_dbt_and_the_loader_reach_the_same_postgresql_server_when_libpq_variables_are_unset(monkeypatch, tmp_path):
     """One home for the libpq variables' defaults: dbt's profile gets them from target_env, the loader's
-    and `funnel sql`'s connections from the same LIBPQ_DEFAULTS."""
+    and `funnel sql`'s connections from the same LIBPQ_DEFAULTS; both sessions get the same settings
+    (UTC, no JIT), before the user's own PGOPTIONS, which win."""
     import psycopg2
 
     from pipelines.engines import postgres
@@ -98,9 +99,13 @@ def test_dbt_and_the_loader_reach_the_same_postgresql_server_when_libpq_variable
     for name in (*postgres.LIBPQ_DEFAULTS, "PGTZ"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("PGUSER", "analyst")
+    monkeypatch.setenv("PGOPTIONS", "-c work_mem=64MB")
     env = target_env("postgres", Settings(warehouse=tmp_path / "w.duckdb"))
-    assert {k: env[k] for k in ("PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PGTZ")} == {
-        "PGHOST": "127.0.0.1", "PGPORT": "5432", "PGUSER": "analyst", "PGDATABASE": "funnel", "PGTZ": "UTC"}
+    options = "-c timezone=UTC -c jit=off -c work_mem=64MB"
+    assert {k: env[k] for k in ("PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PGOPTIONS")} == {
+        "PGHOST": "127.0.0.1", "PGPORT": "5432", "PGUSER": "analyst", "PGDATABASE": "funnel", "PGOPTIONS": options}
+    monkeypatch.setenv("PGOPTIONS", options)  # as the semantic layer leaves it: not repeated
+    assert postgres.libpq_environment()["PGOPTIONS"] == options
     seen = {}
 
     def no_server(**params):
@@ -110,4 +115,5 @@ def test_dbt_and_the_loader_reach_the_same_postgresql_server_when_libpq_variable
     monkeypatch.setattr(psycopg2, "connect", no_server)
     with pytest.raises(OSError), postgres.connect():
         pass
-    assert (seen["host"], seen["port"], seen["user"], seen["dbname"]) == ("127.0.0.1", "5432", "analyst", "funnel")
+    assert (seen["host"], seen["port"], seen["user"], seen["dbname"], seen["options"]) == (
+        "127.0.0.1", "5432", "analyst", "funnel", options)

@@ -141,7 +141,7 @@ def engine_dbt_assets(target: str) -> dg.AssetsDefinition:
         # changed (a full refresh follows every change of the dbt project), not with every day.
         args = dbt_build_args(config.conversion_window_days, full_refresh, unit_tests=full_refresh,
                               every_asset=builds_every_asset(context, dbt_models))
-        # The profile reads its settings from the environment (PGTZ, FUNNEL_*, FUNNEL_RAW_PARQUET_DIR),
+        # The profile reads its settings from the environment (PGOPTIONS, FUNNEL_*, FUNNEL_RAW_PARQUET_DIR),
         # which dagster-dbt hands dbt when it starts it; set for that moment only.
         with scoped_environ(target_env(target, _settings_of(warehouse, landing))):
             invocation = dbt.cli(args, context=context, target_path=dbt_target_path(warehouse.path, target))

@@ -29,7 +29,12 @@ from pipelines.dbt_build import WATERMARKED_TABLES
 from pipelines.engines.increment import APPENDED_TABLES, HeldRows, Published, plan_export
 from pipelines.engines.schema import KINDS, SOURCE_TABLES, SourceTable, quote
 
-UTC_OPTIONS = "-c timezone=UTC"
+# What every session the pipeline opens on PostgreSQL sets (libpq `options`: the loader, `funnel sql`,
+# dbt, the semantic layer): UTC, and no JIT compilation. The incremental models' queries touch few
+# rows, but the planner cannot estimate their CTEs and subqueries, its costs pass `jit_above_cost`,
+# and compiling took longer than running: int_checkouts_funnelled, one more day at 1M events,
+# 2,028 ms with JIT (2,039 ms of it compiling) against 282 ms without (docs/engines.md).
+SESSION_OPTIONS = "-c timezone=UTC -c jit=off"
 # The libpq variables' values when unset, the one home of these defaults: the loader and `funnel sql`
 # (connect) and dbt's profile (libpq_environment; profiles.yml has no fallbacks of its own) reach
 # the same server with them.
@@ -40,21 +45,30 @@ LIBPQ_DEFAULTS = {"PGHOST": "127.0.0.1", "PGPORT": "5432", "PGUSER": "postgres",
 INDEXED_COLUMNS = {CHECKOUT_EVENTS.name: ("_loaded_at", "event_time", "checkout_id"), ORDERS.name: ("_loaded_at", "order_id")}
 
 
+def session_options() -> str:
+    """SESSION_OPTIONS, then the user's PGOPTIONS, which win where they set the same parameter (a
+    PGOPTIONS that already starts with them, as the semantic layer leaves it, is returned as is)."""
+    given = os.environ.get("PGOPTIONS", "")
+    return given if given.startswith(SESSION_OPTIONS) else f"{SESSION_OPTIONS} {given}".strip()
+
+
 def libpq_environment() -> dict[str, str]:
     """What dbt's PostgreSQL profile reads: the libpq variables of this process, LIBPQ_DEFAULTS for
-    those unset, and PGTZ=UTC so that dbt's sessions are in UTC."""
-    return {**{name: os.environ.get(name, default) for name, default in LIBPQ_DEFAULTS.items()}, "PGTZ": "UTC"}
+    those unset, and PGOPTIONS with the session's settings (session_options)."""
+    defaults = {name: os.environ.get(name, default) for name, default in LIBPQ_DEFAULTS.items()}
+    return {**defaults, "PGOPTIONS": session_options()}
 
 
 @contextmanager
 def connect(readonly: bool = False, **overrides) -> Iterator:
-    """A psycopg2 connection from the libpq variables (plus `overrides`), in UTC; closed on exit.
+    """A psycopg2 connection from the libpq variables (plus `overrides`), with the session's settings
+    (session_options: UTC, no JIT); closed on exit.
     The password comes from PGPASSWORD or the password file, as libpq finds it."""
     import psycopg2
 
     env = libpq_environment()
     params = {"host": env["PGHOST"], "port": env["PGPORT"], "user": env["PGUSER"], "dbname": env["PGDATABASE"],
-              "options": UTC_OPTIONS, "connect_timeout": 10, **overrides}
+              "options": session_options(), "connect_timeout": 10, **overrides}
     con = psycopg2.connect(**params)
     try:
         if readonly:

@@ -404,3 +404,28 @@ def test_rows_of_a_build_that_did_not_succeed_on_postgres_are_rebuilt(engines):
             cur.execute(forged, [newest, datetime(2099, 1, 1)])
             pg.commit()
     assert full_refresh_reason_on("postgres", resource, window) is None
+
+
+def test_postgres_sessions_run_in_utc_without_jit(engines):
+    """dbt's sessions and the loader's (and `funnel sql`'s) run with SESSION_OPTIONS: with JIT, PostgreSQL
+    compiled the incremental models' small queries for longer than it ran them (docs/engines.md)."""
+    from dbt.cli.main import dbtRunner
+
+    from pipelines.core.settings import scoped_environ
+    from pipelines.engines import postgres
+    from pipelines.engines.build import target_env
+
+    settings = engines["settings"]["conformance"]
+    scratch = settings.warehouse.parent / "session-test-postgres"
+    query = "select current_setting('jit') as jit, current_setting('TimeZone') as time_zone"
+    with scoped_environ(target_env("postgres", settings)):
+        result = dbtRunner().invoke([
+            "show", "--inline", query, "--target", "postgres", "--project-dir", str(DBT_PROJECT_DIR),
+            "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(scratch / "target"),
+            "--log-path", str(scratch / "logs"), "--quiet",
+        ])
+    assert result.success, result.exception
+    assert tuple(result.result.results[0].agate_table.rows[0]) == ("off", "UTC")
+    with postgres.connect() as pg, pg.cursor() as cur:
+        cur.execute(query)
+        assert cur.fetchone() == ("off", "UTC")
