@@ -124,8 +124,10 @@ def print_table(cases: list[dict], verdicts: list[dict]) -> None:
                     r = engine[key]
                     row(f"{target}: {title}", f"{r['wall_seconds']:.2f}", f"{r['peak_rss_mb']:.0f}",
                         r["loadavg_before"][0], r["loadavg_after"][0])
+        if len(c.get("incremental_repeats", [])) > 1:
+            print("incremental, +1 day: the median of " + " / ".join(f"{s:.2f}" for s in c["incremental_repeats"]) + " s")
         if "day_split" in c:
-            print("where one more day's seconds went:")
+            print("where one more day's seconds went (the median run):")
         for name, seconds in c.get("day_split", {}).items():
             print(f"  {name:<62} {seconds:8.2f}")
         if "disk" in c:

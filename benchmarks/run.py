@@ -11,7 +11,8 @@ sampled from /proc (peak memory):
 - incremental `funnel run` after one more day of data landed (`funnel generate --days 1 --id-prefix b`),
               then after another (`--id-prefix c`): the second is a daily run's steady state (the
               publish has a spare copy to update: pipelines/publish.py) and is the one reported as
-              `incremental`, the first is `incremental_first_day`; and where the second's seconds went (benchmarks.disk.day_split: start-up and imports, each Dagster
+              `incremental` (the median of --day-repeats runs of it, each from the same state; every
+              run's wall time in `incremental_repeats`), the first is `incremental_first_day`; and where the second's seconds went (benchmarks.disk.day_split: start-up and imports, each Dagster
               step, Dagster between steps, dbt's nodes by kind);
 - disk        the warehouse and the published copy after the full run, per million events, and the
               copy's tables with the readers that name them (benchmarks.disk);
@@ -44,7 +45,7 @@ from benchmarks.engines import ENGINES, engine_case
 from benchmarks.landing import prepare_data, size_label
 from benchmarks.process import json_tail, loadavg, measure, strip_stdout
 from benchmarks.report import TARGETS, evaluate, machine, print_table
-from pipelines.core.settings import DBT_PROJECT_DIR, Settings, dbt_executable, dbt_vars
+from pipelines.core.settings import DBT_PROJECT_DIR, Settings, dbt_executable, dbt_target_path, dbt_vars
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -97,6 +98,43 @@ def funnel_run(landing: Path, warehouse: Path, dagster_home: Path, log: Path, ta
         except Exception as exc:  # noqa: BLE001 - the step table is a bonus; never lose the run's figures for it
             out["dagster_steps_error"] = repr(exc)
     return out
+
+
+def median_run(runs: list[dict]) -> dict:
+    """The run whose wall time is the median of `runs` (the lower middle one of an even count); a failed
+    run counts as the slowest."""
+    ordered = sorted(runs, key=lambda run: float("inf") if "error" in run else run["wall_seconds"])
+    return ordered[(len(ordered) - 1) // 2]
+
+
+def one_more_day(landing: Path, warehouse: Path, dagster_home: Path, logs: Path, repeats: int) -> tuple[dict, list]:
+    """`funnel run` on `landing`, `repeats` times from the same state: the run's folder (warehouse,
+    published copy, dbt's target, Dagster instance) is copied before the first and restored before
+    each other one. Each run's dbt run_results.json is kept beside its log (`dbt_results`). Returns the
+    median run and every run's wall time: on this shared machine one run of a day varies by seconds."""
+    folder = warehouse.parent
+    before = folder.with_name(f"{folder.name}-before-the-day")
+    if repeats > 1:
+        shutil.rmtree(before, ignore_errors=True)
+        shutil.copytree(folder, before, symlinks=True)
+    runs = []
+    try:
+        for repeat in range(1, repeats + 1):
+            if repeat > 1:
+                shutil.rmtree(folder)
+                shutil.copytree(before, folder, symlinks=True)
+            name = "incremental" if repeats == 1 else f"incremental-{repeat}"
+            results = dbt_target_path(warehouse) / "run_results.json"
+            results.unlink(missing_ok=True)  # an earlier build's: only this run's dbt build is kept
+            run = funnel_run(landing, warehouse, dagster_home, logs / f"{name}.log")
+            kept = logs / name
+            kept.mkdir(parents=True, exist_ok=True)
+            if results.exists():
+                shutil.copy2(results, kept / "run_results.json")
+            runs.append({**run, "dbt_results": str(kept)})
+    finally:
+        shutil.rmtree(before, ignore_errors=True)
+    return median_run(runs), [run["wall_seconds"] for run in runs]
 
 
 def stage(name: str, paths: list[Path], log: Path, profile: Path | None = None, extra: list[str] = ()) -> dict:
@@ -175,14 +213,14 @@ def run_case(workdir: Path, events: int, fmt: str, args) -> dict:
         case["rerun"] = funnel_run(landing, warehouse, dagster_home, logs / "rerun.log")
 
     if "incremental" in todo:
-        print(f"== {label}: incremental runs (one more day, then another)", flush=True)
+        print(f"== {label}: incremental runs (one more day, then another, {args.day_repeats} time(s))", flush=True)
         case["incremental_first_day"] = funnel_run(plus1, warehouse, dagster_home, logs / "incremental_first_day.log")
-        case["incremental"] = funnel_run(plus2, warehouse, dagster_home, logs / "incremental.log")
+        case["incremental"], case["incremental_repeats"] = one_more_day(plus2, warehouse, dagster_home, logs,
+                                                                        args.day_repeats)
         if "error" not in case["incremental"]:
-            from pipelines.core.settings import dbt_target_path
-
             imports = stage("imports", [], logs / "stage_imports.log")
-            case["day_split"] = day_split(case["incremental"], dbt_target_path(warehouse), imports["seconds"])
+            case["day_split"] = day_split(case["incremental"], Path(case["incremental"]["dbt_results"]),
+                                          imports["seconds"])
 
     if "engines" in todo and events <= ENGINES_MAX_EVENTS and fmt == args.formats[0]:
         for target in ENGINES:
@@ -261,6 +299,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="last day of the history (default: 3 days ago, UTC)")
     parser.add_argument("--window-days", type=int, default=30)
     parser.add_argument("--dashboard-reps", type=int, default=None, help="repetitions per query (default 20; --quick 3)")
+    parser.add_argument("--day-repeats", type=int, default=None,
+                        help="runs of the measured one more day, each from the same state; the median is reported "
+                             "(default 3; --quick: 2)")
     parser.add_argument("--profile", action="store_true", help="cProfile the Python stages (ingest, checks, publish)")
     parser.add_argument("--measure", default=",".join(MEASUREMENTS),
                         help=f"comma-separated subset of {','.join(MEASUREMENTS)} (the floor and the full run always)")
@@ -270,11 +311,13 @@ def main(argv: list[str] | None = None) -> int:
         sizes = [2000] if args.sizes == parser.get_default("sizes") else parse_sizes(args.sizes)
         args.days = args.days or 14
         args.dashboard_reps = args.dashboard_reps or 3
+        args.day_repeats = args.day_repeats or 2
     else:
         sizes = parse_sizes(args.sizes)
     args.days = args.days or 365
     args.days_of = history_days(sizes, args.days, args.history_grows)
     args.dashboard_reps = args.dashboard_reps or 20
+    args.day_repeats = args.day_repeats or 3
     args.end_date = args.end_date or (datetime.now(UTC).date() - timedelta(days=3))
     args.measure = {m.strip() for m in args.measure.split(",") if m.strip()}
     if args.measure - set(MEASUREMENTS):
@@ -288,7 +331,8 @@ def main(argv: list[str] | None = None) -> int:
                "options": {"sizes": sizes, "formats": formats, "workdir": str(args.workdir), "days": args.days,
                            "history_grows": args.history_grows,
                            "end_date": args.end_date.isoformat(), "window_days": args.window_days,
-                           "dashboard_reps": args.dashboard_reps, "quick": args.quick,
+                           "dashboard_reps": args.dashboard_reps, "day_repeats": args.day_repeats,
+                           "quick": args.quick,
                            "measure": sorted(args.measure)}, "cases": []}
     out = args.json or RESULTS_DIR / f"{started.strftime('%Y%m%dT%H%M%SZ')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

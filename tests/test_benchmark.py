@@ -20,7 +20,7 @@ import pytest
 
 from benchmarks.disk import day_split
 from benchmarks.report import evaluate
-from benchmarks.run import parse_sizes
+from benchmarks.run import median_run, parse_sizes
 from data_checks.catalog import all_checks
 from data_checks.check import ERROR
 
@@ -33,7 +33,7 @@ def results(tmp_path_factory) -> dict:
     out = workdir / "results.json"
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks.run", "--quick", "--formats", "parquet", "--workdir", str(workdir),
-         "--measure", "floor,full,stages,dashboard", "--dashboard-reps", "2", "--json", str(out)],
+         "--measure", "floor,full,incremental,stages,dashboard", "--dashboard-reps", "2", "--json", str(out)],
         cwd=ROOT, check=False, timeout=600, capture_output=True, text=True,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -69,6 +69,28 @@ def test_every_stage_ran_and_reports_a_positive_duration(results):
     assert case["stages"]["publish"]["bytes"] > 0
     queries = case["dashboard"]["queries"]
     assert queries and all(q["p50_ms"] > 0 and q["p95_ms"] >= q["p50_ms"] for q in queries.values())
+
+
+def test_one_more_day_is_run_again_from_the_same_state(results):
+    # --quick runs the measured day twice; the second starts from the state before the first (restored),
+    # so it loads and builds the day again instead of finding nothing new (then dbt would not run and
+    # leave no run_results.json of its own).
+    (case,) = results["cases"]
+    repeats = case["incremental_repeats"]
+    assert len(repeats) == 2 and all(seconds > 0 for seconds in repeats)
+    assert case["incremental"]["wall_seconds"] == min(repeats)  # the median of two: the lower
+    logs = Path(case["incremental"]["dbt_results"]).parent
+    for repeat in (1, 2):
+        results_json = json.loads((logs / f"incremental-{repeat}" / "run_results.json").read_text())
+        built = [r["unique_id"] for r in results_json["results"] if r["unique_id"].startswith("model.")]
+        assert "model.checkout_funnel.fct_checkouts" in built, (repeat, built)
+    assert case["day_split"]["step dbt_models"] > 0
+
+
+def test_median_run_of_repeats():
+    runs = [{"wall_seconds": 3.0}, {"wall_seconds": 1.0}, {"wall_seconds": 2.0, "error": "failed"}]
+    assert median_run(runs) == {"wall_seconds": 3.0}  # the failed run counts as the slowest
+    assert median_run(runs[:2]) == {"wall_seconds": 1.0}
 
 
 def test_floor_marts_equal_the_pipelines(results):
