@@ -123,6 +123,7 @@ def one_more_day(landing: Path, warehouse: Path, dagster_home: Path, logs: Path,
             if repeat > 1:
                 shutil.rmtree(folder)
                 shutil.copytree(before, folder, symlinks=True)
+            os.sync()  # the copies' gigabytes are written out now, not by the kernel during the measured run
             name = "incremental" if repeats == 1 else f"incremental-{repeat}"
             results = dbt_target_path(warehouse) / "run_results.json"
             results.unlink(missing_ok=True)  # an earlier build's: only this run's dbt build is kept
