@@ -68,7 +68,7 @@ def connect(readonly: bool = False, **overrides) -> Iterator:
 
     env = libpq_environment()
     params = {"host": env["PGHOST"], "port": env["PGPORT"], "user": env["PGUSER"], "dbname": env["PGDATABASE"],
-              "options": session_options(), "connect_timeout": 10, **overrides}
+              "options": env["PGOPTIONS"], "connect_timeout": 10, **overrides}
     con = psycopg2.connect(**params)
     try:
         if readonly:
