@@ -63,7 +63,7 @@ def dbt_target(engine: str) -> str:
 
 def dbt_environment(settings: Settings) -> dict[str, str]:
     """What dbt's profiles.yml reads for the metrics' targets: the settings' variables (the published
-    copy among them) and PostgreSQL's connection, in UTC."""
+    copy among them) and PostgreSQL's connection and session settings (libpq_environment)."""
     from pipelines.engines.postgres import libpq_environment
 
     return {**os.environ, **settings.dbt_env(), **libpq_environment()}

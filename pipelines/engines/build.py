@@ -37,7 +37,7 @@ class DbtOutcome:
 
 def target_env(target: str, settings: Settings) -> dict[str, str]:
     """Variables the dbt profile of `target` reads (added to the caller's environment): the settings'
-    (`Settings.dbt_env`), plus PostgreSQL's connection and time zone and where Spark finds the raw Parquet."""
+    (`Settings.dbt_env`), plus PostgreSQL's connection and session settings (libpq_environment) and where Spark finds the raw Parquet."""
     target = resolve_target(target)
     env = settings.dbt_env()
     if target == "postgres":

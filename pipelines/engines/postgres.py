@@ -3,7 +3,7 @@
 Connection settings are the standard libpq environment variables (`PGHOST`, `PGPORT`, `PGUSER`,
 `PGPASSWORD`, `PGDATABASE`, also `PGSSLMODE`, `PGPASSFILE`, ...); those unset take LIBPQ_DEFAULTS
 (below), for this module and dbt's profile alike, and no credential is stored in the repository.
-Every session is pinned to UTC (`-c timezone=UTC`).
+Every session runs with SESSION_OPTIONS (below): UTC, no JIT.
 
 The load is set based: DuckDB writes the rows to send as CSV once, and PostgreSQL reads them with
 `COPY ... FROM STDIN`. Only the raw rows the server lacks travel (pipelines.engines.increment); the
