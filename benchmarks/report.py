@@ -135,6 +135,10 @@ def print_table(cases: list[dict], verdicts: list[dict]) -> None:
             print(f"on disk: warehouse {d['warehouse_mb_per_million_events']:.0f} MB, published copy "
                   f"{d['published_mb_per_million_events']:.0f} MB per million events; published tables without a "
                   f"reader: {', '.join(d['published_tables_without_reader']) or 'none'}")
+        if "writes" in c and "warehouse_seconds" in c["writes"]:
+            w = c["writes"]
+            print(f"writes: every table copied once took {w['warehouse_seconds']:.1f} s (warehouse) + "
+                  f"{w['published_seconds']:.1f} s (published copy), the floor {c['floor']['seconds']:.1f} s in all")
         print(f"full run / floor: {c['ratio_full_run_over_floor']:.2f}x" + (
             f"; incremental / full run: {c['ratio_incremental_over_full']:.1%}" if "incremental" in c else ""))
         row("dashboard query", "p50 ms", "p95 ms", "page", "")

@@ -16,6 +16,8 @@ sampled from /proc (peak memory):
               step, Dagster between steps, dbt's nodes by kind);
 - disk        the warehouse and the published copy after the full run, per million events, and the
               copy's tables with the readers that name them (benchmarks.disk);
+- writes      every table of both, copied once into a scratch file: what writing a full run's tables
+              costs here, against the floor (benchmarks.stages writes);
 - engines     `funnel run --target postgres|spark`, full and one more day (benchmarks.engines; data
               sets up to ENGINES_MAX_EVENTS, first format only; skipped without PostgreSQL or Java);
 - stages      each stage on its own on another empty warehouse: ingest (ingest_landing), dbt build
@@ -52,7 +54,7 @@ BIN = Path(sys.executable).parent
 FUNNEL = str(BIN / "funnel")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
-MEASUREMENTS = ("floor", "full", "rerun", "incremental", "dashboard", "metrics", "stages", "engines")
+MEASUREMENTS = ("floor", "full", "writes", "rerun", "incremental", "dashboard", "metrics", "stages", "engines")
 # The engines' case is measured at 1M events (issue 18's target); Spark at 10M takes too long here.
 ENGINES_MAX_EVENTS = 1_000_000
 
@@ -208,6 +210,10 @@ def run_case(workdir: Path, events: int, fmt: str, args) -> dict:
         case["floor_vs_pipeline"] = compare_marts(published, floor_db)
         case["marts_equal"] = all(t["equal"] for t in case["floor_vs_pipeline"].values())
         case["disk"] = disk_usage(warehouse, published, case["data"]["events"])
+        if "writes" in todo:
+            print(f"== {label}: writing the full run's tables once", flush=True)
+            case["writes"] = stage("writes", [warehouse, published, case_dir / "writes-scratch.duckdb"],
+                                   logs / "stage_writes.log")
 
     if "rerun" in todo:
         print(f"== {label}: re-run with nothing new", flush=True)

@@ -9,6 +9,7 @@ interpreter's start and imports) and printed as the last line of stdout, as JSON
     ingest    LANDING WAREHOUSE              pipelines.ingest.load.ingest_landing
     checks    WAREHOUSE                      data_checks.runner.run_all_checks (no Data Docs)
     publish   WAREHOUSE MANIFEST             pipelines.publish.publish
+    writes    WAREHOUSE PUBLISHED SCRATCH    every table of both files copied once into SCRATCH (removed)
     dashboard PUBLISHED [--reps N]           every query of dashboards/data.py, caches cleared each time
 
 `--profile FILE` runs the stage under cProfile and writes FILE (pstats) and FILE.txt (top functions).
@@ -82,6 +83,34 @@ def stage_publish(args) -> dict:
         summary = publish(con, Path(args.warehouse).resolve(), Path(args.manifest), fingerprint)
         seconds = time.perf_counter() - started
     return {"seconds": seconds, "bytes": summary.path.stat().st_size}
+
+
+def stage_writes(args) -> dict:
+    """What writing a full run's tables costs on this machine: every table of the warehouse and of the
+    published copy copied once into a scratch DuckDB file with the pipeline's settings (read from its
+    compressed columns, compressed and written again). A full run writes each of them at least once
+    (the raw rows, each model's table, the published copy); the floor writes two of them."""
+    scratch = Path(args.scratch)
+    tables: dict[str, list[dict]] = {}
+    try:
+        with _settings_connect(scratch) as con:
+            for alias, path in (("warehouse", args.warehouse), ("published", args.published)):
+                con.execute(f"ATTACH '{Path(path).resolve()}' AS {alias} (READ_ONLY)")
+                listed = con.execute(
+                    "SELECT schema_name, table_name, estimated_size FROM duckdb_tables() "
+                    "WHERE database_name = ? ORDER BY estimated_size DESC, schema_name, table_name", [alias]
+                ).fetchall()
+                for schema, table, rows in listed:
+                    started = time.perf_counter()
+                    con.execute(f'CREATE TABLE copied AS SELECT * FROM {alias}.{schema}."{table}"')
+                    seconds = time.perf_counter() - started
+                    con.execute("DROP TABLE copied")
+                    tables.setdefault(alias, []).append({"table": f"{schema}.{table}", "rows": rows, "seconds": seconds})
+    finally:
+        for leftover in (scratch, scratch.with_name(scratch.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+    totals = {f"{alias}_seconds": sum(t["seconds"] for t in listed) for alias, listed in tables.items()}
+    return {"seconds": sum(totals.values()), **totals, "tables": tables, "scratch": str(scratch)}
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -168,7 +197,8 @@ def stage_dashboard(args) -> dict:
     }
 
 
-STAGES = {"imports": stage_imports, "ingest": stage_ingest, "checks": stage_checks, "publish": stage_publish, "dashboard": stage_dashboard}
+STAGES = {"imports": stage_imports, "ingest": stage_ingest, "checks": stage_checks, "publish": stage_publish, "dashboard": stage_dashboard,
+          "writes": stage_writes}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -189,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
             args.warehouse, args.manifest = args.paths
         case "dashboard":
             (args.published,) = args.paths
+        case "writes":
+            args.warehouse, args.published, args.scratch = args.paths
     stage = STAGES[args.stage]
     if args.profile:
         profiler = cProfile.Profile()
