@@ -1,5 +1,6 @@
-"""Where a run's bytes and a day's seconds go: the warehouse and the published copy on disk, and the
-split of a one-more-day run into imports, Dagster, dbt nodes, checks and publishing."""
+"""Where a run's bytes and a day's seconds go: the warehouse and the published copy on disk, the
+split of a one-more-day run into imports, Dagster, dbt nodes, checks and publishing, and how far
+back in the history that day's order changes reach."""
 
 from __future__ import annotations
 
@@ -87,3 +88,48 @@ def day_split(run: dict, dbt_target: Path, imports_seconds: float | None) -> dic
             by_kind[kind] = by_kind.get(kind, 0.0) + (node.get("execution_time") or 0.0)
         split.update({f"  dbt_models: {kind} nodes (summed over threads)": t for kind, t in sorted(by_kind.items())})
     return split
+
+
+def day_reach(warehouse: Path) -> dict:
+    """How far back in the history the newest load's orders reach: its order versions, how many of
+    them change an order loaded before (not a new order), the days those changed orders were created
+    on and the cohort days of their checkouts (`marts.fct_checkouts`) against all such days, and the
+    changed orders' age in days at the newest `created_at` of the load (median, p90, oldest). A day
+    whose changes reach most of the history makes every table that holds them rewrite rows all over
+    it (docs/performance.md)."""
+    import duckdb
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET enable_progress_bar = false")
+        row = con.execute("""
+            WITH newest AS (SELECT max(_loaded_at) AS loaded_at FROM raw.orders),
+            day AS (
+                SELECT o.order_id, o.checkout_id, o.created_at
+                FROM raw.orders AS o JOIN newest AS n ON o._loaded_at = n.loaded_at
+            ),
+            changed AS (
+                SELECT * FROM day
+                WHERE order_id IN (SELECT order_id FROM raw.orders, newest WHERE _loaded_at < newest.loaded_at)
+            ),
+            ages AS (
+                SELECT date_diff('day', c.created_at, (SELECT max(created_at) FROM day)) AS age_days FROM changed AS c
+            )
+            SELECT
+                (SELECT count(*) FROM day),
+                (SELECT count(*) FROM changed),
+                (SELECT count(DISTINCT CAST(created_at AS DATE)) FROM changed),
+                (SELECT count(DISTINCT CAST(created_at AS DATE)) FROM raw.orders),
+                (SELECT count(DISTINCT CAST(started_at AS DATE)) FROM marts.fct_checkouts
+                    WHERE checkout_id IN (SELECT checkout_id FROM changed)),
+                (SELECT count(DISTINCT CAST(started_at AS DATE)) FROM marts.fct_checkouts),
+                (SELECT quantile_disc(age_days, 0.5) FROM ages),
+                (SELECT quantile_disc(age_days, 0.9) FROM ages),
+                (SELECT max(age_days) FROM ages)
+        """).fetchone()
+    finally:
+        con.close()
+    names = ("order_versions", "changes_of_earlier_orders", "order_days_touched", "order_days",
+             "cohort_days_touched", "cohort_days", "age_days_median", "age_days_p90", "age_days_oldest")
+    return dict(zip(names, row, strict=True))

@@ -130,6 +130,12 @@ def print_table(cases: list[dict], verdicts: list[dict]) -> None:
             print("where one more day's seconds went (the median run):")
         for name, seconds in c.get("day_split", {}).items():
             print(f"  {name:<62} {seconds:8.2f}")
+        if "day_reach" in c:
+            r = c["day_reach"]
+            print(f"the day's orders: {r['order_versions']:,} versions, {r['changes_of_earlier_orders']:,} change earlier "
+                  f"orders, created on {r['order_days_touched']:,} of {r['order_days']:,} days (age median "
+                  f"{r['age_days_median']}, p90 {r['age_days_p90']}, oldest {r['age_days_oldest']} days); their "
+                  f"checkouts' cohort days: {r['cohort_days_touched']:,} of {r['cohort_days']:,}")
         if "disk" in c:
             d = c["disk"]
             print(f"on disk: warehouse {d['warehouse_mb_per_million_events']:.0f} MB, published copy "

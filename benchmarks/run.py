@@ -13,7 +13,8 @@ sampled from /proc (peak memory):
               publish has a spare copy to update: pipelines/publish.py) and is the one reported as
               `incremental` (the median of --day-repeats runs of it, each from the same state; every
               run's wall time in `incremental_repeats`), the first is `incremental_first_day`; and where the second's seconds went (benchmarks.disk.day_split: start-up and imports, each Dagster
-              step, Dagster between steps, dbt's nodes by kind);
+              step, Dagster between steps, dbt's nodes by kind) and how far back its order changes
+              reach (benchmarks.disk.day_reach);
 - disk        the warehouse and the published copy after the full run, per million events, and the
               copy's tables with the readers that name them (benchmarks.disk);
 - writes      every table of both, copied once into a scratch file: what writing a full run's tables
@@ -42,7 +43,7 @@ import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from benchmarks.disk import day_split, disk_usage
+from benchmarks.disk import day_reach, day_split, disk_usage
 from benchmarks.engines import ENGINES, engine_case
 from benchmarks.landing import prepare_data, size_label
 from benchmarks.process import json_tail, loadavg, measure, strip_stdout
@@ -228,6 +229,7 @@ def run_case(workdir: Path, events: int, fmt: str, args) -> dict:
             imports = stage("imports", [], logs / "stage_imports.log")
             case["day_split"] = day_split(case["incremental"], Path(case["incremental"]["dbt_results"]),
                                           imports["seconds"])
+            case["day_reach"] = day_reach(warehouse)
 
     if "engines" in todo and events <= ENGINES_MAX_EVENTS and fmt == args.formats[0]:
         for target in ENGINES:
@@ -300,8 +302,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=None, help="days of history (default 365; --quick: 14)")
     parser.add_argument("--history-grows", action="store_true",
                         help="every size keeps the first size's events per day over --days days; a bigger size "
-                             "covers proportionally more days (10M,30M: 365 and 1,095 days), so one more day is "
-                             "the same size in every case and only the history grows")
+                             "covers proportionally more days (10M,30M: 365 and 1,095 days), so one more day has "
+                             "the same events in every case (its late order changes grow with the orders before "
+                             "it: the day's reach in the report)")
     parser.add_argument("--end-date", type=date.fromisoformat, default=None,
                         help="last day of the history (default: 3 days ago, UTC)")
     parser.add_argument("--window-days", type=int, default=30)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.disk import day_split
+from benchmarks.disk import day_reach, day_split
 from benchmarks.report import evaluate
 from benchmarks.run import median_run, parse_sizes
 from data_checks.catalog import all_checks
@@ -86,6 +86,9 @@ def test_one_more_day_is_run_again_from_the_same_state(results):
         built = [r["unique_id"] for r in results_json["results"] if r["unique_id"].startswith("model.")]
         assert "model.checkout_funnel.fct_checkouts" in built, (repeat, built)
     assert case["day_split"]["step dbt_models"] > 0
+    reach = case["day_reach"]  # its figures: test_the_reach_of_a_days_order_changes (the quick day may change none)
+    assert reach["order_versions"] > 0 and 0 <= reach["changes_of_earlier_orders"] <= reach["order_versions"]
+    assert reach["cohort_days"] > 0 and 0 <= reach["cohort_days_touched"] <= reach["cohort_days"]
 
 
 def test_median_run_of_repeats():
@@ -159,6 +162,31 @@ def test_a_one_more_day_run_is_split_into_its_parts(tmp_path):
     assert split["  dbt_models: dbt's elapsed time"] == 6.0 and split["  dbt_models: start-up and parse"] == 3.0
     assert split["  dbt_models: model nodes (summed over threads)"] == 5.0
     assert split["  dbt_models: test nodes (summed over threads)"] == 2.5
+
+
+def test_the_reach_of_a_days_order_changes(tmp_path):
+    import duckdb
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    con = duckdb.connect(str(warehouse))
+    con.execute("CREATE SCHEMA raw; CREATE SCHEMA marts")
+    con.execute("CREATE TABLE raw.orders (order_id VARCHAR, checkout_id VARCHAR, created_at TIMESTAMP, _loaded_at TIMESTAMP)")
+    con.execute("""INSERT INTO raw.orders VALUES
+        ('A', 'cA', '2026-01-01 10:00', '2026-01-10'), ('B', 'cB', '2026-01-03 12:00', '2026-01-10'),
+        ('C', 'cC', '2026-01-05 13:00', '2026-01-10'),
+        -- the newest load: three changes of earlier orders and one new order
+        ('A', 'cA', '2026-01-01 10:00', '2026-01-20'), ('B', 'cB', '2026-01-03 12:00', '2026-01-20'),
+        ('C', 'cC', '2026-01-05 13:00', '2026-01-20'), ('D', 'cD', '2026-01-19 09:00', '2026-01-20')""")
+    con.execute("CREATE TABLE marts.fct_checkouts (checkout_id VARCHAR, started_at TIMESTAMP)")
+    con.execute("""INSERT INTO marts.fct_checkouts VALUES ('cA', '2026-01-01 09:00'), ('cB', '2026-01-03 11:00'),
+        ('cC', '2026-01-04 23:00'), ('cD', '2026-01-19 08:00')""")
+    con.close()
+    assert day_reach(warehouse) == {
+        "order_versions": 4, "changes_of_earlier_orders": 3,
+        "order_days_touched": 3, "order_days": 4,  # created on Jan 1, 3, 5 of Jan 1, 3, 5, 19
+        "cohort_days_touched": 3, "cohort_days": 4,  # cohorts Jan 1, 3, 4 of Jan 1, 3, 4, 19
+        "age_days_median": 16, "age_days_p90": 18, "age_days_oldest": 18,  # at Jan 19: 18, 16, 14 days
+    }
 
 
 def _case(label: str, size: int, incremental: float, **extra) -> dict:
