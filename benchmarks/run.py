@@ -181,7 +181,8 @@ def run_case(workdir: Path, events: int, fmt: str, args) -> dict:
     case_dir = workdir / label
     print(f"== {label}: preparing data", flush=True)
     case: dict = {"label": label, "size": events, "format": fmt}
-    case["data"] = prepare_data(case_dir, events, fmt, args.days_of[events], args.end_date, args.skip_generate)
+    case["data"] = prepare_data(case_dir, events, fmt, args.days_of[events], args.end_date, args.skip_generate,
+                                args.day_rate)
     landing, plus1, plus2 = case_dir / "landing", case_dir / "landing_plus1", case_dir / "landing_plus2"
     logs = case_dir / "logs"
     profile_dir = case_dir / "profiles" if args.profile else None
@@ -305,6 +306,10 @@ def main(argv: list[str] | None = None) -> int:
                              "covers proportionally more days (10M,30M: 365 and 1,095 days), so one more day has "
                              "the same events in every case (its late order changes grow with the orders before "
                              "it: the day's reach in the report)")
+    parser.add_argument("--day-rate", action="append", default=[], metavar="NAME=VALUE",
+                        help="a planted rate of the generator (as `funnel generate --rate` takes it) for the two "
+                             "days after the history only, e.g. late_status_change_rate_per_day=0: days without "
+                             "late changes of earlier orders")
     parser.add_argument("--end-date", type=date.fromisoformat, default=None,
                         help="last day of the history (default: 3 days ago, UTC)")
     parser.add_argument("--window-days", type=int, default=30)
@@ -339,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     started = datetime.now(UTC)
     results = {"started_at": started.isoformat(), "machine": machine(), "targets": TARGETS,
                "options": {"sizes": sizes, "formats": formats, "workdir": str(args.workdir), "days": args.days,
-                           "history_grows": args.history_grows,
+                           "history_grows": args.history_grows, "day_rates": args.day_rate,
                            "end_date": args.end_date.isoformat(), "window_days": args.window_days,
                            "dashboard_reps": args.dashboard_reps, "day_repeats": args.day_repeats,
                            "quick": args.quick,

@@ -189,6 +189,25 @@ def test_the_reach_of_a_days_order_changes(tmp_path):
     }
 
 
+def test_a_day_with_other_planted_rates_is_written_again(tmp_path):
+    from benchmarks.landing import day_is_written
+
+    previous, day = tmp_path / "landing", tmp_path / "landing_plus1"
+    previous.mkdir()
+    day.mkdir()
+    rates = {"late_status_change_rate_per_day": 0.001, "web_status_mix": [0.93, 0.03, 0.025, 0.015]}
+    (previous / "_generation.json").write_text(json.dumps({"id_prefix": "", "rates": rates}))
+    assert not day_is_written(previous, day, "b", [])  # nothing written yet
+    (day / "_generation.json").write_text(json.dumps({"id_prefix": "b", "rates": rates}))
+    assert day_is_written(previous, day, "b", [])
+    assert not day_is_written(previous, day, "c", [])
+    assert not day_is_written(previous, day, "b", ["late_status_change_rate_per_day=0"])
+    changed = {**rates, "late_status_change_rate_per_day": 0.0, "web_status_mix": [0.9, 0.05, 0.03, 0.02]}
+    (day / "_generation.json").write_text(json.dumps({"id_prefix": "b", "rates": changed}))
+    assert day_is_written(previous, day, "b", ["late_status_change_rate_per_day=0", "web_status_mix=0.9,0.05,0.03,0.02"])
+    assert not day_is_written(previous, day, "b", [])  # a default day is written again over it
+
+
 def _case(label: str, size: int, incremental: float, **extra) -> dict:
     run = {"wall_seconds": 100.0, "peak_rss_mb": 1000.0}
     return {"label": label, "size": size, "format": "parquet", "full_run": run, "ratio_full_run_over_floor": 1.5,
