@@ -93,7 +93,8 @@ def day_split(run: dict, dbt_target: Path, imports_seconds: float | None) -> dic
 def day_reach(warehouse: Path) -> dict:
     """How far back in the history the newest load's orders reach: its order versions, how many of
     them change an order loaded before (not a new order), the days those changed orders were created
-    on and the cohort days of their checkouts (`marts.fct_checkouts`) against all such days, and the
+    on and the cohort days of their checkouts (`marts.dash_checkout_steps`, the home of a checkout's
+    cohort day) against all cohort days, and the
     changed orders' age in days at the newest `created_at` of the load (median, p90, oldest). A day
     whose changes reach most of the history makes every table that holds them rewrite rows all over
     it (docs/performance.md)."""
@@ -121,9 +122,9 @@ def day_reach(warehouse: Path) -> dict:
                 (SELECT count(*) FROM changed),
                 (SELECT count(DISTINCT CAST(created_at AS DATE)) FROM changed),
                 (SELECT count(DISTINCT CAST(created_at AS DATE)) FROM raw.orders),
-                (SELECT count(DISTINCT CAST(started_at AS DATE)) FROM marts.fct_checkouts
+                (SELECT count(DISTINCT cohort_date) FROM marts.dash_checkout_steps
                     WHERE checkout_id IN (SELECT checkout_id FROM changed)),
-                (SELECT count(DISTINCT CAST(started_at AS DATE)) FROM marts.fct_checkouts),
+                (SELECT count(DISTINCT cohort_date) FROM marts.dash_checkout_steps),
                 (SELECT quantile_disc(age_days, 0.5) FROM ages),
                 (SELECT quantile_disc(age_days, 0.9) FROM ages),
                 (SELECT max(age_days) FROM ages)

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import sys
+from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -42,7 +43,7 @@ def link_landing(source: Path, target: Path) -> None:
             shutil.copy2(path, dest)
 
 
-def day_is_written(previous: Path, landing: Path, prefix: str, day_rates: list[str]) -> bool:
+def day_is_written(previous: Path, landing: Path, prefix: str, day_rates: Sequence[str]) -> bool:
     """Whether `landing` already holds the day after `previous` that `_next_day` would write: its ids
     prefixed `prefix`, and the generator's planted rates those of `previous` with `day_rates`
     (`NAME=VALUE`, as `funnel generate --rate` takes them) applied."""
@@ -58,7 +59,7 @@ def day_is_written(previous: Path, landing: Path, prefix: str, day_rates: list[s
 
 
 def _next_day(previous: Path, landing: Path, day: date, prefix: str, checkouts_per_day: int, fmt: str,
-              skip_generate: bool, day_rates: list[str]) -> dict | None:
+              skip_generate: bool, day_rates: Sequence[str]) -> dict | None:
     """`landing`: the files of `previous` (hard links) and one more day, `day`, with ids prefixed `prefix`
     and the generator's planted rates changed by `day_rates` (`--day-rate`)."""
     if skip_generate and day_is_written(previous, landing, prefix, day_rates):
@@ -78,7 +79,7 @@ def _covers(generation: Path, days: int, end: date) -> bool:
 
 
 def prepare_data(case_dir: Path, events: int, fmt: str, days: int, end: date, skip_generate: bool,
-                 day_rates: list[str] = ()) -> dict:
+                 day_rates: Sequence[str] = ()) -> dict:
     """`landing` (days of history ending on `end`), `landing_plus1` (the same + the next day) and
     `landing_plus2` (+ the day after: the second day after a full run is a daily run's steady state);
     the two days with the generator's planted rates changed by `day_rates`."""
@@ -100,7 +101,7 @@ def prepare_data(case_dir: Path, events: int, fmt: str, days: int, end: date, sk
             info["generate"].append(strip_stdout(result))
     for n, (previous, landing, prefix) in enumerate(((base, plus1, "b"), (plus1, plus2, "c")), start=1):
         result = _next_day(previous, landing, end + timedelta(days=n), prefix, checkouts_per_day, fmt, skip_generate,
-                           list(day_rates))
+                           day_rates)
         if result:
             info[f"generate_plus{n}"] = result
             skip_generate = False  # the days after it are written again on top of it

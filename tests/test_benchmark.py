@@ -177,9 +177,9 @@ def test_the_reach_of_a_days_order_changes(tmp_path):
         -- the newest load: three changes of earlier orders and one new order
         ('A', 'cA', '2026-01-01 10:00', '2026-01-20'), ('B', 'cB', '2026-01-03 12:00', '2026-01-20'),
         ('C', 'cC', '2026-01-05 13:00', '2026-01-20'), ('D', 'cD', '2026-01-19 09:00', '2026-01-20')""")
-    con.execute("CREATE TABLE marts.fct_checkouts (checkout_id VARCHAR, started_at TIMESTAMP)")
-    con.execute("""INSERT INTO marts.fct_checkouts VALUES ('cA', '2026-01-01 09:00'), ('cB', '2026-01-03 11:00'),
-        ('cC', '2026-01-04 23:00'), ('cD', '2026-01-19 08:00')""")
+    con.execute("CREATE TABLE marts.dash_checkout_steps (checkout_id VARCHAR, cohort_date DATE)")
+    con.execute("""INSERT INTO marts.dash_checkout_steps VALUES ('cA', '2026-01-01'), ('cB', '2026-01-03'),
+        ('cC', '2026-01-04'), ('cD', '2026-01-19')""")
     con.close()
     assert day_reach(warehouse) == {
         "order_versions": 4, "changes_of_earlier_orders": 3,
