@@ -94,15 +94,12 @@ def day_reach(warehouse: Path) -> dict:
     """How far back in the history the newest load's orders reach: its order versions, how many of
     them change an order loaded before (not a new order), the days those changed orders were created
     on and the cohort days of their checkouts (`marts.dash_checkout_steps`, the home of a checkout's
-    cohort day) against all cohort days, and the
-    changed orders' age in days at the newest `created_at` of the load (median, p90, oldest). A day
-    whose changes reach most of the history makes every table that holds them rewrite rows all over
-    it (docs/performance.md)."""
-    import duckdb
+    cohort day) against all cohort days, and the changed orders' age in days at the newest
+    `created_at` of the load (median, p90, oldest). A day whose changes reach most of the history
+    makes every table that holds them rewrite rows all over it (docs/performance.md)."""
+    from pipelines.core.warehouse import connect
 
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        con.execute("SET TimeZone = 'UTC'")
+    with connect(warehouse, read_only=True) as con:  # the pipeline's session settings (UTC)
         con.execute("SET enable_progress_bar = false")
         row = con.execute("""
             WITH newest AS (SELECT max(_loaded_at) AS loaded_at FROM raw.orders),
@@ -129,8 +126,6 @@ def day_reach(warehouse: Path) -> dict:
                 (SELECT quantile_disc(age_days, 0.9) FROM ages),
                 (SELECT max(age_days) FROM ages)
         """).fetchone()
-    finally:
-        con.close()
     names = ("order_versions", "changes_of_earlier_orders", "order_days_touched", "order_days",
              "cohort_days_touched", "cohort_days", "age_days_median", "age_days_p90", "age_days_oldest")
     return dict(zip(names, row, strict=True))
